@@ -1,0 +1,92 @@
+"""One exception family for every failure a user can see.
+
+Each class carries a stable ``reason`` code (used in logs, quarantine notes and
+exports) and an ``exit_code`` the CLI returns. Messages say how to fix the
+problem, not just what went wrong.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    ok = 0
+    bad_args = 2
+    input_file = 3  # a file could not be read as a fax
+    no_form = 4  # files were read but held no form page
+    template = 5  # a form template is invalid or missing
+    engine = 6  # an OCR engine or model is missing
+    store = 7  # the record store could not be used
+    other = 10
+
+
+class IntakeError(Exception):
+    """Base of all user-facing failures."""
+
+    reason = "error"
+    exit_code = ExitCode.other
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}{self.message}"
+
+
+class InputFileError(IntakeError):
+    """A file could not be turned into page images."""
+
+    reason = "unreadable_file"
+    exit_code = ExitCode.input_file
+
+
+class EmptyFileError(InputFileError):
+    reason = "empty_file"
+
+
+class UnsupportedFormatError(InputFileError):
+    reason = "unsupported_format"
+
+
+class CorruptFileError(InputFileError):
+    reason = "corrupt_file"
+
+
+class EncryptedPdfError(InputFileError):
+    reason = "encrypted_pdf"
+
+
+class ImageTooLargeError(InputFileError):
+    reason = "image_too_large"
+
+
+class NoPagesError(InputFileError):
+    reason = "no_pages"
+
+
+class NoFormFoundError(IntakeError):
+    """Every page of a file was read, but none was a known form."""
+
+    reason = "no_form_found"
+    exit_code = ExitCode.no_form
+
+
+class TemplateError(IntakeError):
+    reason = "template_invalid"
+    exit_code = ExitCode.template
+
+
+class EngineError(IntakeError):
+    """An OCR engine or a bundled model is missing or broken."""
+
+    reason = "engine_unavailable"
+    exit_code = ExitCode.engine
+
+
+class StoreError(IntakeError):
+    reason = "store_error"
+    exit_code = ExitCode.store
