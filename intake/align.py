@@ -1,0 +1,84 @@
+"""Align: register a form page onto its template's frame and say how well it fits.
+
+The coarse homography from classification is refined with ECC on the ruled
+lines (which handwriting does not move), then scored by how much of the
+template's ruled lines land on ink in the warped page. A page whose score is
+below the template's threshold is flagged ``alignment_failed``: its fields are
+never read as if they were trustworthy.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from intake.model import AlignedPage, Classification, Page
+from intake.template import Template
+
+ECC_SCALE = 0.5
+LINE_TOLERANCE_PX = 3
+
+_LINE_MASKS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def ruled_lines(image: np.ndarray, dpi: float) -> np.ndarray:
+    """Long horizontal and vertical strokes (the form's table), as a 0/255 mask."""
+    ink = (image < 128).astype(np.uint8) * 255
+    length = max(15, int(dpi * 0.25))
+    horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    return cv2.bitwise_or(horiz, vert)
+
+
+def template_lines(template: Template) -> np.ndarray:
+    key = (template.id, id(template))
+    if key not in _LINE_MASKS:
+        _LINE_MASKS[key] = ruled_lines(template.reference, template.working_dpi)
+    return _LINE_MASKS[key]
+
+
+def alignment_quality(warped: np.ndarray, template: Template) -> float:
+    """Share of the template's ruled-line pixels that have ink within a few pixels in the page."""
+    lines = template_lines(template) > 0
+    ink = (warped < 160).astype(np.uint8)
+    near = cv2.dilate(ink, np.ones((2 * LINE_TOLERANCE_PX + 1,) * 2, np.uint8)) > 0
+    total = int(lines.sum())
+    return float((near & lines).sum()) / total if total else 0.0
+
+
+def _ecc_refine(warped: np.ndarray, template: Template) -> np.ndarray | None:
+    """A small corrective homography (template frame -> template frame), or None if ECC fails."""
+    ref = cv2.resize(template.reference, None, fx=ECC_SCALE, fy=ECC_SCALE, interpolation=cv2.INTER_AREA)
+    img = cv2.resize(warped, None, fx=ECC_SCALE, fy=ECC_SCALE, interpolation=cv2.INTER_AREA)
+    # Compare blurred line drawings so that handwriting and speckle weigh little.
+    ref_l = cv2.GaussianBlur(ruled_lines(ref, template.working_dpi * ECC_SCALE), (0, 0), 2).astype(np.float32)
+    img_l = cv2.GaussianBlur(ruled_lines(img, template.working_dpi * ECC_SCALE), (0, 0), 2).astype(np.float32)
+    warp = np.eye(3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(ref_l, img_l, warp, cv2.MOTION_HOMOGRAPHY,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5), None, 1)
+    except cv2.error:
+        return None
+    s = np.diag([ECC_SCALE, ECC_SCALE, 1.0])
+    return np.linalg.inv(s) @ warp.astype(np.float64) @ s
+
+
+def align_to_template(page: Page, classification: Classification, template: Template) -> AlignedPage:
+    """Warp ``page`` into ``template``'s frame (template dpi, template size) and score the fit."""
+    w, h = template.size_px
+    homography = np.asarray(classification.homography, dtype=np.float64)
+    warped = cv2.warpPerspective(page.image, homography, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+    coarse_quality = alignment_quality(warped, template)
+    quality = coarse_quality
+    if "ecc_refine" in template.preprocessing:
+        correction = _ecc_refine(warped, template)
+        if correction is not None:
+            # ECC maps template coordinates to warped-page coordinates; invert to refine page->template.
+            refined_h = np.linalg.inv(correction) @ homography
+            refined = cv2.warpPerspective(page.image, refined_h, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+            refined_quality = alignment_quality(refined, template)
+            if refined_quality >= coarse_quality:
+                warped, homography, quality = refined, refined_h, refined_quality
+    ok = quality >= template.min_alignment_quality
+    reasons = () if ok else (f"alignment_failed: only {quality:.0%} of the form's lines matched",)
+    return AlignedPage(warped, template.id, page.source, quality, homography, ok, reasons)

@@ -1,0 +1,142 @@
+"""The command line: arguments in, records out, errors turned into messages and exit codes.
+
+    intake scan FILE [FILE ...] [--json]
+    intake template show [--form ID] [--out PNG]
+    intake template check
+    intake watch / export / import-review / purge   (see intake.desk_cli)
+    intake bench                                     (see bench/)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from intake import __version__
+from intake.errors import ExitCode, IntakeError
+from intake.model import Record
+
+
+def _print_record(record: Record, out) -> None:
+    src = record.source
+    status = "NEEDS REVIEW" if record.review_needed else "ok (straight through)"
+    print(f"== {src.file} page {src.page}: {record.form} — {status}", file=out)
+    width = max(len(k) for k in record.fields)
+    for key, f in record.fields.items():
+        flag = "  <- review" if f.review else ""
+        value = "—" if f.value is None else f.value
+        print(f"   {key:<{width}}  {value!s:<24} {f.confidence:5.2f}{flag}", file=out)
+    reasons = record.review_reasons()
+    if reasons:
+        print("   reasons:", file=out)
+        for r in reasons:
+            print(f"     - {r}", file=out)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from intake.pipeline import Pipeline
+
+    pipeline = Pipeline()
+    exit_code = ExitCode.ok
+    for path in args.files:
+        try:
+            result = pipeline.process_file(path)
+        except IntakeError as exc:
+            print(f"intake: error: {exc} [{exc.reason}]", file=sys.stderr)
+            exit_code = max(exit_code, exc.exit_code)
+            continue
+        for skipped in result.skipped:
+            print(f"intake: {path} page {skipped.source.page}: skipped — {skipped.reason}", file=sys.stderr)
+        if not result.records:
+            print(f"intake: {path}: no form page found in {result.pages} page(s) [no_form_found]", file=sys.stderr)
+            if exit_code == ExitCode.ok:
+                exit_code = ExitCode.no_form
+        for record in result.records:
+            if args.json:
+                sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            else:
+                _print_record(record, sys.stdout)
+        if not args.json:
+            print(f"({path}: {result.pages} page(s) in {result.seconds:.2f}s)", file=sys.stderr)
+    return int(exit_code)
+
+
+def cmd_template_show(args: argparse.Namespace) -> int:
+    import cv2
+
+    from intake.template import draw_template, load_templates
+
+    templates = load_templates()
+    chosen = [t for t in templates if args.form in (None, t.id)]
+    if not chosen:
+        raise IntakeError(f"no template named {args.form}; known: {', '.join(t.id for t in templates)}")
+    for t in chosen:
+        out = Path(args.out or f"{t.id}_boxes.png")
+        cv2.imwrite(str(out), draw_template(t))
+        print(f"wrote {out} ({len(t.fields)} fields)")
+    return 0
+
+
+def cmd_template_check(args: argparse.Namespace) -> int:
+    from intake.template import load_templates
+
+    for t in load_templates():
+        print(f"{t.id}: {len(t.fields)} fields, {len(t.rules)} rules, reference {t.size_px[0]}x{t.size_px[1]} px — ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description="Read faxed テレドーム停止依頼書 forms into validated records.")
+    parser.add_argument("--version", action="version", version=f"fax-intake {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="read fax files and print one record per form page")
+    scan.add_argument("files", nargs="+", help="TIFF, PDF, PNG or JPEG fax files")
+    scan.add_argument("--json", action="store_true", help="print JSON Lines on stdout (one object per form page)")
+    scan.set_defaults(func=cmd_scan)
+
+    tmpl = sub.add_parser("template", help="inspect form templates")
+    tsub = tmpl.add_subparsers(dest="template_command", required=True)
+    show = tsub.add_parser("show", help="draw every field box over the blank form into a PNG")
+    show.add_argument("--form", default=None, help="template id (default: all)")
+    show.add_argument("--out", default=None, help="PNG path (default: <form>_boxes.png)")
+    show.set_defaults(func=cmd_template_show)
+    check = tsub.add_parser("check", help="validate every template file")
+    check.set_defaults(func=cmd_template_check)
+
+    try:
+        from intake import desk_cli
+    except ImportError:
+        desk_cli = None
+    if desk_cli is not None:
+        desk_cli.register(sub)
+    try:
+        from bench import cli as bench_cli
+    except ImportError:
+        bench_cli = None
+    if bench_cli is not None:
+        bench_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return int(args.func(args))
+    except IntakeError as exc:
+        print(f"intake: error: {exc} [{exc.reason}]", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("intake: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Ingest: turn one fax file (TIFF, PDF, PNG, JPEG) into page images with square pixels.
+
+Fax machines send 204x98 dpi ("standard") or 204x196 dpi ("fine") pages; every
+page is resampled so that one pixel is square, at the file's horizontal dpi.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from intake.errors import (
+    CorruptFileError,
+    EmptyFileError,
+    EncryptedPdfError,
+    ImageTooLargeError,
+    InputFileError,
+    NoPagesError,
+    UnsupportedFormatError,
+)
+from intake.model import Page, SourceRef
+
+# An A4 page at 400 dpi is ~15.5 Mpx; anything far beyond that is not a fax and
+# may be a decompression bomb, so refuse it before decoding.
+MAX_PIXELS_PER_PAGE = 40_000_000
+MAX_PAGES = 50
+PDF_RENDER_DPI = 200
+DEFAULT_DPI = 200.0
+# Group 3 fax widths: a 1728-pixel-wide page is 204 dpi across A4.
+FAX_WIDTH_PX = 1728
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The file's real format from its first bytes (extensions lie)."""
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    return None
+
+
+def load_pages(path: str | Path) -> list[Page]:
+    """Every page of a fax file as a ``Page``; raises an InputFileError subclass that says why if it can't."""
+    path_str = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError("file not found or not a regular file", path=path_str)
+    data = p.read_bytes()
+    if not data:
+        raise EmptyFileError("the file is empty (0 bytes); ask the sender to fax it again", path=path_str)
+    digest = hashlib.sha256(data).hexdigest()
+    kind = sniff_format(data[:16])
+    if kind is None:
+        raise UnsupportedFormatError(
+            "not a TIFF, PDF, PNG or JPEG file (whatever its name says); only fax images can be read", path=path_str
+        )
+    if kind == "pdf":
+        images = _pdf_pages(p, path_str)
+    else:
+        images = _raster_pages(data, path_str)
+    if not images:
+        raise NoPagesError("the file holds no pages", path=path_str)
+    pages = []
+    for number, (img, dpi) in enumerate(images, start=1):
+        square, square_dpi = to_square_pixels(img, dpi)
+        pages.append(Page(square, square_dpi, SourceRef(path_str, number, digest), original_dpi=dpi))
+    return pages
+
+
+def _raster_pages(data: bytes, path_str: str) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS_PER_PAGE
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                for i, frame in enumerate(ImageSequence.Iterator(im)):
+                    if i >= MAX_PAGES:
+                        break
+                    w, h = frame.size
+                    if w * h > MAX_PIXELS_PER_PAGE:
+                        raise ImageTooLargeError(
+                            f"page {i + 1} declares {w}x{h} pixels, far more than any fax; refusing to decode it",
+                            path=path_str,
+                        )
+                    dpi = _dpi_of(frame, w, h)
+                    grey = np.asarray(frame.convert("L"), dtype=np.uint8).copy()
+                    out.append((grey, dpi))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageTooLargeError(
+                "the image declares a size far beyond any fax (possible decompression bomb); refusing to decode it",
+                path=path_str,
+            ) from None
+        except InputFileError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            if out:
+                # A truncated multi-page TIFF: keep the pages that decoded, but say so.
+                raise CorruptFileError(
+                    f"the file is damaged after page {len(out)} ({exc}); ask the sender to fax it again", path=path_str
+                ) from None
+            raise CorruptFileError(f"the image is damaged and cannot be decoded ({exc})", path=path_str) from None
+    return out
+
+
+def _dpi_of(frame: Image.Image, w: int, h: int) -> tuple[float, float]:
+    dpi = frame.info.get("dpi")
+    if dpi and dpi[0] and dpi[1] and float(dpi[0]) > 20 and float(dpi[1]) > 20:
+        return float(dpi[0]), float(dpi[1])
+    # No usable resolution tag: a 1728-wide page with a short height is a standard-resolution fax.
+    if abs(w - FAX_WIDTH_PX) < 40:
+        return (204.0, 98.0) if h / w < 1.0 else (204.0, 196.0)
+    # Otherwise assume square pixels; alignment absorbs any scale difference.
+    return (DEFAULT_DPI, DEFAULT_DPI)
+
+
+def _pdf_pages(p: Path, path_str: str) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    from pdf2image import convert_from_path, pdfinfo_from_path
+    from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
+
+    try:
+        info = pdfinfo_from_path(str(p))
+    except PDFInfoNotInstalledError:
+        from intake.errors import EngineError
+
+        raise EngineError("poppler (pdfinfo/pdftoppm) is not installed; run: apt-get install poppler-utils") from None
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        text = str(exc).lower()
+        if "password" in text or "encrypt" in text:
+            raise EncryptedPdfError("the PDF is password-protected; ask the sender for an unprotected copy", path=path_str) from None
+        raise CorruptFileError(f"the PDF is damaged and cannot be read ({str(exc).strip()[:200]})", path=path_str) from None
+    if str(info.get("Encrypted", "no")).lower().startswith("yes") and "print:no" in str(info.get("Encrypted", "")).replace(" ", "").lower():
+        raise EncryptedPdfError("the PDF is protected against printing; ask the sender for an unprotected copy", path=path_str)
+    count = int(info.get("Pages", 0))
+    if count == 0:
+        raise NoPagesError("the PDF has no pages", path=path_str)
+    try:
+        images = convert_from_path(str(p), dpi=PDF_RENDER_DPI, grayscale=True, last_page=min(count, MAX_PAGES))
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        raise CorruptFileError(f"the PDF could not be rendered ({str(exc).strip()[:200]})", path=path_str) from None
+    return [(np.asarray(im.convert("L"), dtype=np.uint8).copy(), (float(PDF_RENDER_DPI), float(PDF_RENDER_DPI))) for im in images]
+
+
+def to_square_pixels(image: np.ndarray, dpi: tuple[float, float]) -> tuple[np.ndarray, float]:
+    """Resample so both axes share the horizontal resolution (204x98 fax pages are stretched 2x tall)."""
+    xdpi, ydpi = dpi
+    if abs(xdpi - ydpi) / xdpi < 0.02:
+        return image, float(xdpi)
+    h, w = image.shape[:2]
+    new_h = int(round(h * xdpi / ydpi))
+    # Area/linear interpolation keeps thin strokes that nearest-neighbour would break.
+    interp = cv2.INTER_LINEAR if new_h > h else cv2.INTER_AREA
+    return cv2.resize(image, (w, new_h), interpolation=interp), float(xdpi)

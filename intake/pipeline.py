@@ -1,0 +1,98 @@
+"""Compose the stages for one file: ingest -> classify -> align -> read -> validate.
+
+This is the only module that knows the order of the stages; each stage is a
+plain function over the typed objects in ``intake.model``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake.align import align_to_template
+from intake.classify import classify_page
+from intake.ingest import load_pages
+from intake.model import AlignedPage, FieldReading, Record, SourceRef
+from intake.readers import Engines, default_engines, read_fields
+from intake.template import Template, load_templates
+from intake.validate import validate_record
+
+log = logging.getLogger("intake.pipeline")
+
+
+@dataclass(frozen=True)
+class SkippedPage:
+    """A page that yielded no record (privacy notice, cover sheet, blank page...)."""
+
+    source: SourceRef
+    reason: str
+
+
+@dataclass
+class FileResult:
+    """Everything one input file gave: a record per form page, and the pages skipped."""
+
+    path: str
+    sha256: str
+    records: list[Record] = field(default_factory=list)
+    skipped: list[SkippedPage] = field(default_factory=list)
+    seconds: float = 0.0
+    pages: int = 0
+
+
+class Pipeline:
+    """The loaded templates and engines, reused across files (models load once)."""
+
+    def __init__(self, templates: list[Template] | None = None, engines: Engines | None = None):
+        self.templates = templates if templates is not None else load_templates()
+        self._engines = engines
+        self._by_id = {t.id: t for t in self.templates}
+
+    @property
+    def engines(self) -> Engines:
+        if self._engines is None:
+            self._engines = default_engines()
+        return self._engines
+
+    def process_file(self, path: str | Path) -> FileResult:
+        """Read every page of one fax file. Raises an ``IntakeError`` if the file cannot be read at all."""
+        started = time.perf_counter()
+        pages = load_pages(path)
+        result = FileResult(str(path), pages[0].source.sha256, pages=len(pages))
+        for page in pages:
+            c = classify_page(page, self.templates)
+            if c.form is None:
+                result.skipped.append(SkippedPage(page.source, c.reason))
+                continue
+            template = self._by_id[c.form]
+            aligned = align_to_template(page, c, template)
+            result.records.append(self.read_aligned(aligned, template))
+        result.seconds = time.perf_counter() - started
+        log.info("file %s: %d page(s), %d record(s), %.2fs", result.sha256[:12], len(pages), len(result.records), result.seconds)
+        return result
+
+    def read_aligned(self, aligned: AlignedPage, template: Template) -> Record:
+        """Read and validate one aligned form page into a Record (flagged if alignment was poor)."""
+        if not aligned.ok:
+            # Never present readings from a page we could not register: every field is unknown.
+            fields = {f.key: FieldReading(f.key, None, 0.0, (f"{f.key}: not read (alignment failed)",)) for f in template.fields}
+            return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
+        readings = read_fields(aligned, template, self.engines)
+        readings, record_reasons = validate_record(template, readings)
+        crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
+        return Record(aligned.source, template.id, readings, record_reasons, aligned.quality, crops)
+
+
+_DEFAULT: Pipeline | None = None
+
+
+def process_file(path: str | Path, *, pipeline: Pipeline | None = None) -> FileResult:
+    """Read one fax file with the default templates and engines (loaded once per process)."""
+    global _DEFAULT
+    if pipeline is None:
+        if _DEFAULT is None:
+            _DEFAULT = Pipeline()
+        pipeline = _DEFAULT
+    return pipeline.process_file(path)

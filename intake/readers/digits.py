@@ -1,0 +1,189 @@
+"""Digits: numbers written one per printed cell (comb) or freely between printed words.
+
+Two independent readers look at every number: a CNN on each segmented glyph
+and PP-OCR on the whole string (constrained to digits). When both agree the
+reading is trusted; when they disagree the field is flagged for review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from intake.model import AlignedPage, Box, FieldReading
+from intake.readers.engines.base import DigitClassifier, TextRecogniser
+from intake.readers.ink import Blob, added_ink, blobs, glyph_image
+from intake.template import CombDigitsField, PartsField, Template
+
+DIGITS = "0123456789"
+REJECT = 10
+MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
+TRUST = 0.9  # per-digit probability a single reader needs for a reading to pass unreviewed
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A string of digits with its confidence and any reason to doubt it."""
+
+    text: str
+    confidence: float
+    reasons: tuple[str, ...] = ()
+
+
+def _merge_overlapping(items: list[Blob]) -> list[Blob]:
+    """Join pieces of one digit (a broken stroke, the detached bar of a 5) that overlap in x."""
+    merged: list[Blob] = []
+    for b in sorted(items, key=lambda b: b.x0):
+        if merged:
+            m = merged[-1]
+            overlap = min(m.x1, b.x1) - max(m.x0, b.x0)
+            if overlap > 0.5 * min(m.x1 - m.x0, b.x1 - b.x0):
+                merged[-1] = Blob(min(m.x0, b.x0), min(m.y0, b.y0), max(m.x1, b.x1), max(m.y1, b.y1), m.area + b.area)
+                continue
+        merged.append(b)
+    return merged
+
+
+def _split_widest(items: list[Blob], mask: np.ndarray) -> list[Blob]:
+    """Split the widest blob at its thinnest column: two touching digits written as one stroke."""
+    widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
+    w = widest.x1 - widest.x0
+    if w < 8:
+        return items
+    column_ink = mask[widest.y0 : widest.y1, widest.x0 : widest.x1].sum(axis=0).astype(float)
+    lo, hi = int(w * 0.3), int(w * 0.7)
+    cut = widest.x0 + lo + int(np.argmin(column_ink[lo:hi]))
+    left = Blob(widest.x0, widest.y0, cut, widest.y1, widest.area // 2)
+    right = Blob(cut, widest.y0, widest.x1, widest.y1, widest.area // 2)
+    out = [b for b in items if b is not widest] + [left, right]
+    return sorted(out, key=lambda b: b.x0)
+
+
+def segment_digits(mask: np.ndarray, expected: tuple[int, int]) -> list[Blob]:
+    """Glyph boxes of the digits in a free-space mask, left to right."""
+    h = mask.shape[0]
+    items = [b for b in blobs(mask) if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * h or b.area >= 60]
+    items = _merge_overlapping(items)
+    # Typical digit is taller than wide; a blob much wider than tall is probably two digits.
+    while items and len(items) < expected[1]:
+        widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
+        if (widest.x1 - widest.x0) < 1.1 * (widest.y1 - widest.y0):
+            break
+        items = _split_widest(items, mask)
+    return items
+
+
+def _cnn_string(cnn: DigitClassifier | None, glyphs: list[np.ndarray]) -> NumberReading | None:
+    if cnn is None or not glyphs:
+        return None
+    probs = cnn.classify(glyphs)
+    text, confs, reasons = [], [], []
+    for p in probs:
+        k = int(np.argmax(p))
+        if k == REJECT:
+            reasons.append("a mark that is not a digit")
+            digit_probs = p[:REJECT]
+            k = int(np.argmax(digit_probs))
+            confs.append(float(digit_probs[k]) * 0.3)
+        else:
+            confs.append(float(p[k]))
+        text.append(DIGITS[k])
+    return NumberReading("".join(text), float(min(confs)), tuple(dict.fromkeys(reasons)))
+
+
+def combine(cnn: NumberReading | None, ocr: NumberReading | None) -> NumberReading:
+    """One reading from the two readers: agreement raises confidence, disagreement flags."""
+    if cnn is None and ocr is None:
+        return NumberReading("", 0.0, ("no reader available",))
+    if cnn is None or ocr is None:
+        only = cnn or ocr
+        reasons = only.reasons + (() if only.confidence >= TRUST else ("low confidence",))
+        return NumberReading(only.text, only.confidence, reasons)
+    if cnn.text == ocr.text:
+        # Two independent readers agreeing: the chance both are wrong the same way is small.
+        conf = 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence)
+        reasons = cnn.reasons if cnn.confidence < 0.5 else ()
+        return NumberReading(cnn.text, conf, reasons)
+    best = cnn if cnn.confidence >= ocr.confidence else ocr
+    return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
+                         (f"readers disagree ({cnn.text or '∅'} vs {ocr.text or '∅'})",))
+
+
+def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifier | None,
+                ocr: TextRecogniser | None) -> NumberReading | None:
+    """A free-space number, or None when nothing is written."""
+    if mask.sum() == 0:
+        return None
+    glyph_boxes = segment_digits(mask, expected)
+    if not glyph_boxes:
+        return None
+    glyphs = [glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in glyph_boxes]
+    cnn_reading = _cnn_string(cnn, glyphs)
+    ocr_reading = None
+    if ocr is not None:
+        ys = [b.y0 for b in glyph_boxes] + [b.y1 for b in glyph_boxes]
+        xs = [b.x0 for b in glyph_boxes] + [b.x1 for b in glyph_boxes]
+        line = glyph_image(mask, min(xs), min(ys), max(xs), max(ys), margin=6)
+        text, conf = ocr.recognise(line, allowed=DIGITS)
+        ocr_reading = NumberReading(text, conf)
+    return combine(cnn_reading, ocr_reading)
+
+
+def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsField,
+                     cnn: DigitClassifier | None, ocr: TextRecogniser | None) -> FieldReading:
+    """Digits one per cell, joined into the field's printed format (e.g. 0180-99-NNNN)."""
+    cells = [template.px(c) for c in spec.cells]
+    region = Box(cells[0].x0, min(c.y0 for c in cells), cells[-1].x1, max(c.y1 for c in cells))
+    pad = 6
+    mask, used = added_ink(aligned, template, region, pad=pad)
+    if mask.sum() == 0:
+        return FieldReading(spec.key, None, 0.99, (), region)
+    # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
+    pieces = [b for b in blobs(mask) if b.area >= 15]
+    per_cell: list[list[Blob]] = [[] for _ in cells]
+    for b in pieces:
+        cx = used.x0 + b.cx
+        i = min(range(len(cells)), key=lambda j: abs((cells[j].x0 + cells[j].x1) / 2 - cx))
+        per_cell[i].append(b)
+    glyphs, filled = [], []
+    for i, items in enumerate(per_cell):
+        tall = [b for b in items if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * cells[i].height or b.area >= 60]
+        if not tall:
+            continue
+        x0, y0 = min(b.x0 for b in tall), min(b.y0 for b in tall)
+        x1, y1 = max(b.x1 for b in tall), max(b.y1 for b in tall)
+        glyphs.append(glyph_image(mask, x0, y0, x1, y1))
+        filled.append(i)
+    if not filled:
+        return FieldReading(spec.key, None, 0.9, (), region)
+    cnn_reading = _cnn_string(cnn, glyphs)
+    ocr_reading = None
+    if ocr is not None:
+        text, conf = ocr.recognise(np.where(mask > 0, 0, 255).astype(np.uint8), allowed=DIGITS)
+        ocr_reading = NumberReading(text, conf)
+    reading = combine(cnn_reading, ocr_reading)
+    if len(filled) != len(cells):
+        return FieldReading(spec.key, None, reading.confidence * 0.5,
+                            (f"{spec.key}: {len(filled)} of {len(cells)} digits written",), region)
+    if len(reading.text) != len(cells):
+        return FieldReading(spec.key, None, reading.confidence * 0.5,
+                            (f"{spec.key}: could not read every digit",), region)
+    groups, start = [], 0
+    for n in spec.groups:
+        groups.append(reading.text[start : start + n])
+        start += n
+    value = spec.format.format(*groups)
+    return FieldReading(spec.key, value, reading.confidence, tuple(f"{spec.key}: {r}" for r in reading.reasons), region)
+
+
+def read_parts(aligned: AlignedPage, template: Template, spec: PartsField,
+               cnn: DigitClassifier | None, ocr: TextRecogniser | None) -> tuple[dict[str, NumberReading | None], Box]:
+    """Each free-space number of a date, time or phone field (None where nothing is written)."""
+    out: dict[str, NumberReading | None] = {}
+    boxes = [template.px(b) for b in spec.parts.values()]
+    whole = Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    for name, pt_box in spec.parts.items():
+        mask, _ = added_ink(aligned, template, template.px(pt_box), pad=2)
+        out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr)
+    return out, whole

@@ -1,0 +1,115 @@
+"""PP-OCR text-line recogniser, run with onnxruntime from the model inside the ``rapidocr`` wheel.
+
+Nothing is downloaded: the ONNX file and its character list (stored in the
+model's metadata) ship in the installed package. Decoding can be constrained
+to the characters a field allows (digits, the seven weekday kanji).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from intake.errors import EngineError
+
+REC_HEIGHT = 48
+MODEL_NAME = "PP-OCRv6_rec_small.onnx"
+
+
+def bundled_model_path() -> Path:
+    try:
+        import rapidocr
+    except ImportError:  # pragma: no cover - dependency of the package
+        raise EngineError("the rapidocr package is not installed; run: pip install rapidocr") from None
+    path = Path(rapidocr.__file__).resolve().parent / "models" / MODEL_NAME
+    if not path.is_file():
+        candidates = sorted((Path(rapidocr.__file__).parent / "models").glob("*rec*.onnx"))
+        if not candidates:
+            raise EngineError(f"no PP-OCR recognition model found inside the rapidocr package ({path})")
+        path = candidates[-1]
+    return path
+
+
+class PaddleTextRecogniser:
+    """One line of printed or handwritten text -> (text, confidence)."""
+
+    name = "ppocr"
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 2):
+        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        if not self.model_path.is_file():
+            raise EngineError(f"PP-OCR model not found at {self.model_path}")
+        self.threads = threads
+        self._session = None
+        self._lock = threading.Lock()
+        self.charset: list[str] = []
+
+    def _ensure(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+            chars = session.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
+            if not chars:
+                raise EngineError(f"{self.model_path} carries no character list")
+            # CTC blank first, then the dictionary, then the space PP-OCR appends.
+            self.charset = ["<blank>"] + chars + [" "]
+            self._index = {c: i for i, c in enumerate(self.charset)}
+            self._session = session
+        return self._session
+
+    @staticmethod
+    def _prepare(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        new_w = max(REC_HEIGHT // 2, int(math.ceil(REC_HEIGHT * w / max(1, h))))
+        resized = cv2.resize(image, (new_w, REC_HEIGHT), interpolation=cv2.INTER_AREA if h > REC_HEIGHT else cv2.INTER_CUBIC)
+        x = resized.astype(np.float32) / 255.0
+        x = (x - 0.5) / 0.5
+        return np.repeat(x[None, :, :], 3, axis=0)
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Per-frame class probabilities (T, C) for one text-line image (dark ink on white)."""
+        session = self._ensure()
+        x = self._prepare(image)[None]
+        with self._lock:
+            out = session.run(None, {session.get_inputs()[0].name: x})[0]
+        return out[0]
+
+    def recognise(self, image: np.ndarray, allowed: str | None = None) -> tuple[str, float]:
+        """The text on one line and a confidence in [0, 1] (mean peak probability of each character).
+
+        With ``allowed``, decoding considers only those characters; the confidence
+        still uses the unconstrained probabilities, so a glyph the model believes
+        is something else yields a low confidence rather than a forced guess.
+        """
+        if image.size == 0:
+            return "", 0.0
+        probs = self.probabilities(image)
+        self._ensure()
+        if allowed is not None:
+            idx = [0] + [self._index[c] for c in dict.fromkeys(allowed) if c in self._index]
+            sub = probs[:, idx]
+            best = sub.argmax(axis=1)
+            best_ids = np.array(idx)[best]
+        else:
+            best_ids = probs.argmax(axis=1)
+        text, confs, prev = [], [], 0
+        for t, cid in enumerate(best_ids):
+            if cid != 0 and cid != prev:
+                text.append(self.charset[cid])
+                # Peak probability of this character over its run of frames.
+                run_end = t
+                while run_end + 1 < len(best_ids) and best_ids[run_end + 1] == cid:
+                    run_end += 1
+                confs.append(float(probs[t : run_end + 1, cid].max()))
+            prev = cid
+        if not text:
+            return "", 0.0
+        return "".join(text), float(np.mean(confs)) if confs else 0.0

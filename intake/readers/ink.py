@@ -1,0 +1,87 @@
+"""The ink a writer added to the blank form inside a box.
+
+Everything the readers decide starts here: the aligned page minus the
+template's own print (dilated a little, since alignment is never perfect),
+without fax speckle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from intake.model import AlignedPage, Box
+from intake.template import Template
+
+INK_THRESHOLD = 150
+PRINT_DILATE_PX = 2
+MIN_COMPONENT_PX = 8  # speckle at 200 dpi is a few pixels; the smallest pen dot is bigger
+
+_PRINT_MASKS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def print_mask(template: Template) -> np.ndarray:
+    """The template's own ink (dilated), as bool: pixels that belong to the printed form."""
+    key = (template.id, id(template))
+    if key not in _PRINT_MASKS:
+        ink = (template.reference < 200).astype(np.uint8)
+        k = 2 * PRINT_DILATE_PX + 1
+        _PRINT_MASKS[key] = cv2.dilate(ink, np.ones((k, k), np.uint8)) > 0
+    return _PRINT_MASKS[key]
+
+
+def clamp(box: Box, shape: tuple[int, int], pad: int = 0) -> Box:
+    h, w = shape[:2]
+    return Box(max(0, box.x0 - pad), max(0, box.y0 - pad), min(w, box.x1 + pad), min(h, box.y1 + pad))
+
+
+def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) -> tuple[np.ndarray, Box]:
+    """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad``), and the box actually used."""
+    b = clamp(box, aligned.image.shape, pad)
+    ink = b.crop(aligned.image) < INK_THRESHOLD
+    ink &= ~b.crop(print_mask(template))
+    return remove_specks(ink.astype(np.uint8)), b
+
+
+def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(n, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_px
+    return keep[labels].astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One connected piece of handwriting, in crop coordinates."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    area: int
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+def blobs(mask: np.ndarray) -> list[Blob]:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, a = stats[i]
+        out.append(Blob(int(x), int(y), int(x + w), int(y + h), int(a)))
+    return sorted(out, key=lambda b: b.x0)
+
+
+def glyph_image(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, margin: int = 2) -> np.ndarray:
+    """A dark-ink-on-white crop of ``mask`` around one glyph, as readers' engines expect."""
+    h, w = mask.shape
+    sub = mask[max(0, y0 - margin) : min(h, y1 + margin), max(0, x0 - margin) : min(w, x1 + margin)]
+    return np.where(sub > 0, 0, 255).astype(np.uint8)

@@ -1,0 +1,83 @@
+"""Text: the weekday kanji and free Japanese text (names, departments, remarks)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import cv2
+import numpy as np
+
+from intake.model import AlignedPage, FieldReading
+from intake.readers.engines.base import TextRecogniser
+from intake.readers.ink import added_ink, blobs
+from intake.template import Template, TextField, WeekdayField
+
+TEXT_TRUST = 0.85
+WEEKDAY_TRUST = 0.9
+
+
+def _ink_lines(mask: np.ndarray, multiline: bool) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (x0, y0, x1, y1) of the written lines in a mask."""
+    items = [b for b in blobs(mask) if b.area >= 12]
+    if not items:
+        return []
+    if not multiline:
+        return [(min(b.x0 for b in items), min(b.y0 for b in items), max(b.x1 for b in items), max(b.y1 for b in items))]
+    rows = mask.any(axis=1).astype(np.uint8)
+    # Close small vertical gaps inside one line (kana with detached strokes).
+    rows = cv2.morphologyEx(rows.reshape(-1, 1), cv2.MORPH_CLOSE, np.ones((7, 1), np.uint8)).ravel()
+    lines, start = [], None
+    for y, v in enumerate(list(rows) + [0]):
+        if v and start is None:
+            start = y
+        elif not v and start is not None:
+            if y - start >= 8:
+                band = mask[start:y]
+                xs = np.nonzero(band.any(axis=0))[0]
+                lines.append((int(xs[0]), start, int(xs[-1]) + 1, y))
+            start = None
+    return lines
+
+
+def _line_image(mask: np.ndarray, box: tuple[int, int, int, int], margin: int = 8) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    h, w = mask.shape
+    sub = mask[max(0, y0 - margin) : min(h, y1 + margin), max(0, x0 - margin) : min(w, x1 + margin)]
+    return np.where(sub > 0, 0, 255).astype(np.uint8)
+
+
+def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogniser: TextRecogniser) -> FieldReading:
+    """Free text, NFKC-normalised; blank fields are None."""
+    box = template.px(spec.box)
+    mask, _ = added_ink(aligned, template, box)
+    lines = _ink_lines(mask, spec.multiline)
+    if not lines:
+        return FieldReading(spec.key, None, 0.95, (), box)
+    texts, confs = [], []
+    for line in lines:
+        text, conf = recogniser.recognise(_line_image(mask, line))
+        text = unicodedata.normalize("NFKC", text).strip()
+        if text:
+            texts.append(text)
+            confs.append(conf)
+    if not texts:
+        return FieldReading(spec.key, None, 0.3, (f"{spec.key}: ink found but no text could be read",), box)
+    value = "\n".join(texts) if spec.multiline else " ".join(texts)
+    confidence = float(min(confs))
+    reasons = () if confidence >= TEXT_TRUST else (f"{spec.key}: text is hard to read",)
+    return FieldReading(spec.key, value, confidence, reasons, box)
+
+
+def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, recogniser: TextRecogniser) -> FieldReading:
+    """The weekday kanji as written (never corrected from the date)."""
+    box = template.px(spec.box)
+    mask, _ = added_ink(aligned, template, box, pad=2)
+    lines = _ink_lines(mask, False)
+    if not lines:
+        return FieldReading(spec.key, None, 0.9, (), box)
+    allowed = "".join(spec.allowed)
+    text, conf = recogniser.recognise(_line_image(mask, lines[0], margin=10), allowed=allowed)
+    if len(text) != 1 or text not in allowed:
+        return FieldReading(spec.key, None, conf * 0.5, (f"{spec.key}: the weekday could not be read",), box)
+    reasons = () if conf >= WEEKDAY_TRUST else (f"{spec.key}: weekday is hard to read",)
+    return FieldReading(spec.key, text, conf, reasons, box)
