@@ -13,6 +13,23 @@ from intake.readers.ink import added_ink, blobs
 from intake.template import Template, TextField, WeekdayField
 
 TEXT_TRUST = 0.85
+
+
+def _cp932_characters() -> str:
+    """Every character Japanese Windows (cp932) can write. Multilingual recognisers sometimes
+    prefer a Chinese form (产, 產, 课) of a Japanese character; decoding within this set avoids that."""
+    chars = []
+    for code in range(0x20, 0x10000):
+        c = chr(code)
+        try:
+            c.encode("cp932")
+        except UnicodeEncodeError:
+            continue
+        chars.append(c)
+    return "".join(chars)
+
+
+JAPANESE_TEXT = _cp932_characters()
 WEEKDAY_TRUST = 0.9
 
 
@@ -55,7 +72,7 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
         return FieldReading(spec.key, None, 0.95, (), box)
     texts, confs = [], []
     for line in lines:
-        text, conf = recogniser.recognise(_line_image(mask, line))
+        text, conf = recogniser.recognise(_line_image(mask, line), allowed=JAPANESE_TEXT)
         text = unicodedata.normalize("NFKC", text).strip()
         if text:
             texts.append(text)

@@ -47,6 +47,7 @@ class PaddleTextRecogniser:
         self._session = None
         self._lock = threading.Lock()
         self.charset: list[str] = []
+        self._allowed_cache: dict[int, np.ndarray] = {}
 
     def _ensure(self):
         if self._session is None:
@@ -74,6 +75,15 @@ class PaddleTextRecogniser:
         x = (x - 0.5) / 0.5
         return np.repeat(x[None, :, :], 3, axis=0)
 
+    def _allowed_ids(self, allowed: str) -> np.ndarray:
+        """Class ids of the blank and of every allowed character the model knows (cached per set)."""
+        key = hash(allowed)
+        cached = self._allowed_cache.get(key)
+        if cached is None:
+            cached = np.array([0] + [self._index[c] for c in dict.fromkeys(allowed) if c in self._index])
+            self._allowed_cache[key] = cached
+        return cached
+
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Per-frame class probabilities (T, C) for one text-line image (dark ink on white)."""
         session = self._ensure()
@@ -94,10 +104,8 @@ class PaddleTextRecogniser:
         probs = self.probabilities(image)
         self._ensure()
         if allowed is not None:
-            idx = [0] + [self._index[c] for c in dict.fromkeys(allowed) if c in self._index]
-            sub = probs[:, idx]
-            best = sub.argmax(axis=1)
-            best_ids = np.array(idx)[best]
+            idx = self._allowed_ids(allowed)
+            best_ids = idx[probs[:, idx].argmax(axis=1)]
         else:
             best_ids = probs.argmax(axis=1)
         text, confs, prev = [], [], 0

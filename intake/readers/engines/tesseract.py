@@ -29,7 +29,9 @@ class TesseractTextRecogniser:
         if image.size == 0:
             return "", 0.0
         config = f"--psm {self.psm} --oem 1"
-        if allowed:
+        # Tesseract's whitelist is meant for short sets (digits, a few kanji); a
+        # whole writing system is better left to the language model.
+        if allowed and len(allowed) <= 100:
             config += f" -c tessedit_char_whitelist={allowed}"
         data = self._tess.image_to_data(image, lang=lang or self.lang, config=config, output_type=self._tess.Output.DICT)
         words = [(w, float(c)) for w, c in zip(data["text"], data["conf"]) if str(w).strip() and float(c) >= 0]

@@ -1,0 +1,1 @@
+"""Accuracy and speed benchmark on freshly generated faxes: ``python -m bench`` or ``intake bench``."""

@@ -1,0 +1,138 @@
+"""Generate a fresh seeded fax set, run each engine configuration over it, print one table.
+
+    python -m bench [--count 200] [--seed 424242] [--configs product,tesseract-baseline] [--whole-page]
+
+Configurations share the whole pipeline (ingest, classify, align, marks,
+validation) and differ only in the recognition engines, so the comparison is
+about reading, not plumbing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.score import Score, table
+from intake.errors import IntakeError
+from intake.pipeline import Pipeline
+from intake.readers import Engines, default_engines
+
+
+def engine_configs() -> dict:
+    """Named engine line-ups; each is built lazily so a missing engine fails only its own column."""
+
+    def tesseract_baseline() -> Engines:
+        from intake.readers.engines.tesseract import TesseractTextRecogniser
+
+        # The naive baseline: Tesseract on the aligned crops, digits by whitelist, no second reader.
+        tess = TesseractTextRecogniser(lang="jpn")
+        digits = TesseractTextRecogniser(lang="eng", psm=7)
+        return Engines(text=tess, digits_ocr=digits, digits_cnn=None)
+
+    def ppocr_only() -> Engines:
+        e = default_engines()
+        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=None)
+
+    def cnn_only() -> Engines:
+        e = default_engines()
+        return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn)
+
+    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "tesseract-baseline": tesseract_baseline}
+
+
+def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates) -> Score:
+    score = Score()
+    pipeline = Pipeline(pipeline_templates, make_engines())
+    template = {t.id: t for t in pipeline_templates}
+    for row in truth_rows:
+        path = folder / row["file"]
+        truth_by_page = {r["page"]: r["fields"] for r in row["records"]}
+        kinds = {p["page"]: p["kind"] for p in row["pages"]}
+        started = time.perf_counter()
+        try:
+            result = pipeline.process_file(path)
+        except IntakeError as exc:
+            score.unreadable_files += 1
+            score.missing_records += len(truth_by_page)
+            print(f"  {name}: {row['file']}: {exc}", file=sys.stderr)
+            continue
+        score.seconds += time.perf_counter() - started
+        score.pages += len(row["pages"])
+        found = {}
+        for record in result.records:
+            found[record.source.page] = record
+        for page, kind in kinds.items():
+            if kind != "form":
+                score.non_form_pages += 1
+                score.skipped_right += page not in found
+        for page, record in found.items():
+            if page not in truth_by_page:
+                score.extra_records += 1
+                continue
+            score.add_record(template[record.form], record.to_json(), truth_by_page[page])
+        score.missing_records += len(set(truth_by_page) - set(found))
+    return score
+
+
+def whole_page_tesseract_seconds(folder: Path, truth_rows: list[dict], limit: int = 5) -> float:
+    """Seconds per page for Tesseract jpn over the whole page: the naive alternative to field reading."""
+    import pytesseract
+
+    from intake.ingest import load_pages
+
+    pages, seconds = 0, 0.0
+    for row in truth_rows[:limit]:
+        for page in load_pages(folder / row["file"]):
+            started = time.perf_counter()
+            pytesseract.image_to_string(page.image, lang="jpn", config="--psm 3")
+            seconds += time.perf_counter() - started
+            pages += 1
+    return seconds / max(1, pages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=200, help="faxes to generate (default 200)")
+    ap.add_argument("--seed", type=int, default=424242, help="generator seed (use one you never tuned on)")
+    ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
+    ap.add_argument("--dir", type=Path, default=None, help="keep the generated set here (default: a temporary folder)")
+    ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
+    ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+
+    import samplegen
+    from intake.template import load_templates
+
+    templates = load_templates()
+    configs = engine_configs()
+    chosen = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in configs]
+    if unknown:
+        ap.error(f"unknown config(s) {unknown}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.dir or Path(tmp)
+        started = time.perf_counter()
+        rows = samplegen.generate(folder, args.count, args.seed, writers="test")
+        print(f"generated {len(rows)} faxes (seed {args.seed}, unseen writers) in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        scores = {}
+        for name in chosen:
+            print(f"running {name} ...", file=sys.stderr)
+            scores[name] = run_config(name, configs[name], folder, rows, templates)
+        print(table(scores))
+        if args.whole_page:
+            s = whole_page_tesseract_seconds(folder, rows)
+            ours = scores[chosen[0]].seconds / max(1, scores[chosen[0]].pages)
+            print(f"\nTesseract jpn over whole pages: {s:.2f} s/page; {chosen[0]}: {ours:.2f} s/page ({s / max(ours, 1e-9):.1f}x faster)")
+        if args.errors:
+            for name, s in scores.items():
+                print(f"\nunflagged wrong values, {name}:")
+                for file, key, want, got, conf in s.errors:
+                    print(f"  {file} {key}: truth {want!r} read {got!r} (confidence {conf:.2f})")
+        if args.json:
+            args.json.write_text(json.dumps({n: {k: v for k, v in vars(s).items() if k != "errors"} for n, s in scores.items()}, default=dict, indent=1))
+    return 0

@@ -1,0 +1,109 @@
+"""Score records against the generator's truth: per field group accuracy, unflagged errors, CER."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+GROUPS = {
+    "comb_digits": "digits", "date": "digits", "time": "digits", "phone": "digits",
+    "weekday": "weekday",
+    "option_pair": "marks", "circled_option": "marks", "stamp": "marks",
+    "text": "text",
+}
+
+
+def normalise_text(v):
+    if v is None:
+        return None
+    return "".join(unicodedata.normalize("NFKC", str(v)).split())
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass
+class Score:
+    """Running totals for one engine configuration."""
+
+    fields: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))  # group -> [n, right, flagged, unflagged wrong]
+    records: int = 0
+    straight_through: int = 0
+    records_unflagged_wrong: int = 0
+    records_flagged: int = 0
+    missing_records: int = 0
+    extra_records: int = 0
+    skipped_right: int = 0
+    non_form_pages: int = 0
+    cer_edits: int = 0
+    cer_chars: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    unreadable_files: int = 0
+    errors: list = field(default_factory=list)
+
+    def add_record(self, template, record_json: dict, truth_fields: dict) -> None:
+        self.records += 1
+        review = record_json["review"]["needed"]
+        self.straight_through += not review
+        self.records_flagged += review
+        any_unflagged_wrong = False
+        for spec in template.fields:
+            got = record_json["fields"][spec.key]
+            want = truth_fields.get(spec.key)
+            group = GROUPS[spec.kind]
+            if group == "text":
+                right = normalise_text(got["value"]) == normalise_text(want)
+                if want is not None or got["value"] is not None:
+                    w, g = normalise_text(want) or "", normalise_text(got["value"]) or ""
+                    self.cer_edits += edit_distance(g, w)
+                    self.cer_chars += max(1, len(w))
+            else:
+                right = got["value"] == want
+            bucket = self.fields[group]
+            bucket[0] += 1
+            bucket[1] += right
+            bucket[2] += got["review"]
+            if not right and not got["review"]:
+                bucket[3] += 1
+                any_unflagged_wrong = True
+                self.errors.append((record_json["source"]["file"], spec.key, want, got["value"], got["confidence"]))
+        self.records_unflagged_wrong += any_unflagged_wrong and not review
+
+
+def table(scores: dict[str, Score]) -> str:
+    """One plain-text table, a column per engine configuration."""
+    names = list(scores)
+    rows: list[tuple[str, list[str]]] = []
+    for group in ("digits", "weekday", "marks", "text"):
+        rows.append((f"{group}: exactly right", [_pct(s.fields[group][1], s.fields[group][0]) for s in scores.values()]))
+        rows.append((f"{group}: wrong and unflagged", [f"{s.fields[group][3]}" for s in scores.values()]))
+    rows += [
+        ("text character error rate", [_pct(s.cer_edits, s.cer_chars) for s in scores.values()]),
+        ("records", [str(s.records) for s in scores.values()]),
+        ("records straight through", [_pct(s.straight_through, s.records) for s in scores.values()]),
+        ("records flagged for review", [str(s.records_flagged) for s in scores.values()]),
+        ("records with an unflagged wrong value", [f"{s.records_unflagged_wrong} ({_pct(s.records_unflagged_wrong, s.records)})" for s in scores.values()]),
+        ("form pages missed / non-form pages taken", [f"{s.missing_records} / {s.extra_records}" for s in scores.values()]),
+        ("non-form pages skipped", [f"{s.skipped_right}/{s.non_form_pages}" for s in scores.values()]),
+        ("seconds per page", [f"{s.seconds / max(1, s.pages):.2f}" for s in scores.values()]),
+    ]
+    width = max(len(r[0]) for r in rows)
+    colw = [max(len(n), 12) for n in names]
+    lines = [" " * width + "  " + "  ".join(n.rjust(w) for n, w in zip(names, colw))]
+    lines.append("-" * len(lines[0]))
+    for label, vals in rows:
+        lines.append(label.ljust(width) + "  " + "  ".join(v.rjust(w) for v, w in zip(vals, colw)))
+    return "\n".join(lines)
+
+
+def _pct(a: float, b: float) -> str:
+    return f"{100.0 * a / b:.1f}%" if b else "n/a"

@@ -1,0 +1,93 @@
+"""Handwritten digit classifier: the bundled CNN run with onnxruntime.
+
+The model (``intake/models/digits.onnx``) and its config (``digits.json``) are
+produced by ``training/train_digits.py``. Crops go through the same
+:func:`~intake.readers.glyph.normalise_glyph` the model was trained with.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from intake.errors import EngineError
+from intake.readers.glyph import SIZE, normalise_glyph
+
+_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits.onnx"
+_RETRAIN_HINT = "rebuild it with `python training/train_digits.py` (needs the `train` extra) or reinstall the package"
+
+
+def _bundled_model_path() -> Path:
+    """Path of the model shipped inside the package (works from a wheel too)."""
+    try:
+        from importlib.resources import files
+
+        p = files("intake").joinpath("models", "digits.onnx")
+        return Path(str(p))
+    except (ModuleNotFoundError, TypeError):
+        return _DEFAULT_MODEL
+
+
+class OnnxDigitClassifier:
+    """Classify digit crops into "0".."9" or "reject" (not a digit)."""
+
+    name = "onnx-cnn"
+    reject_index = 10
+
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1):
+        self.model_path = Path(model_path) if model_path is not None else _bundled_model_path()
+        if not self.model_path.is_file():
+            raise EngineError(f"digit model not found at {self.model_path}; {_RETRAIN_HINT}.")
+        config_path = self.model_path.with_suffix(".json")
+        try:
+            self.config = json.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise EngineError(f"digit model config {config_path} is missing (it belongs beside the .onnx); {_RETRAIN_HINT}.") from exc
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"digit model config {config_path} cannot be read: {exc}") from exc
+        self.classes: list[str] = list(self.config.get("classes", [str(d) for d in range(10)] + ["reject"]))
+        self.reject_index = int(self.config.get("reject_index", self.classes.index("reject")))
+        self.threads = threads
+        self._session = None
+        self._input_name = self.config.get("input_name", "input")
+        self._lock = threading.Lock()
+
+    def _get_session(self):
+        """Create the onnxruntime session once, on first use."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    try:
+                        import onnxruntime as ort
+
+                        opts = ort.SessionOptions()
+                        opts.intra_op_num_threads = self.threads
+                        opts.inter_op_num_threads = 1
+                        sess = ort.InferenceSession(str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+                    except ImportError as exc:
+                        raise EngineError("onnxruntime is not installed; `pip install onnxruntime`.") from exc
+                    except Exception as exc:  # onnxruntime raises its own exception types
+                        raise EngineError(f"digit model {self.model_path} could not be loaded: {exc}; {_RETRAIN_HINT}.") from exc
+                    self._input_name = sess.get_inputs()[0].name
+                    self._session = sess
+        return self._session
+
+    def classify(self, glyphs: list[np.ndarray]) -> np.ndarray:
+        """Softmax probabilities, shape (N, 11) float32, for raw crops (ink dark on paper)."""
+        n_classes = len(self.classes)
+        if len(glyphs) == 0:
+            return np.zeros((0, n_classes), np.float32)
+        batch = np.stack([normalise_glyph(g) for g in glyphs])[:, None].astype(np.float32)
+        logits = self._get_session().run(None, {self._input_name: batch})[0].astype(np.float32)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        probs = e / e.sum(axis=1, keepdims=True)
+        # A crop with no ink at all is certainly not a digit: don't leave that to the net.
+        blank = ~batch.reshape(len(batch), SIZE * SIZE).any(axis=1)
+        if blank.any():
+            probs[blank] = 0.0
+            probs[blank, self.reject_index] = 1.0
+        return probs

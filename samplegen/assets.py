@@ -1,0 +1,182 @@
+"""Read-only handwriting material from ``../shared/data``, loaded lazily and cached.
+
+Everything here is loaded once per process: MNIST digits, font glyph masks,
+KanjiVG stroke polylines and the rendered privacy/notes pages of the official PDF.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("INTAKE_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+FORM_PDF = SHARED / "form" / "teledome_stop_request.pdf"
+CACHE = Path(os.environ.get("SAMPLEGEN_CACHE", Path.home() / ".cache" / "intake-samplegen"))
+
+FONTS = ("Yomogi", "YuseiMagic", "ReggaeOne")
+
+# MNIST index ranges. 50,000..54,999 is the recogniser's validation set and is never drawn here.
+MNIST_TRAIN = (0, 50_000)
+MNIST_TEST = (55_000, 60_000)
+
+
+@lru_cache(maxsize=1)
+def mnist() -> tuple[np.ndarray, np.ndarray]:
+    """(images[60000, 28, 28] uint8 with 255 = ink, labels[60000])."""
+    with gzip.open(DATA / "mnist" / "train-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(DATA / "mnist" / "train-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
+@lru_cache(maxsize=2)
+def mnist_index(lo: int, hi: int) -> dict[int, np.ndarray]:
+    """For each digit, the MNIST indices in [lo, hi) that show it."""
+    _, labels = mnist()
+    idx = np.arange(lo, hi)
+    return {d: idx[labels[lo:hi] == d] for d in range(10)}
+
+
+@lru_cache(maxsize=4)
+def font(name: str, size: int = 96) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(DATA / "fonts" / f"{name}-Regular.ttf"), size)
+
+
+@lru_cache(maxsize=4096)
+def font_glyph(ch: str, name: str) -> np.ndarray:
+    """The tight ink mask (float32, 1 = ink) of one character, rendered at 96 px."""
+    f = font(name)
+    canvas = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(canvas).text((80, 80), ch, font=f, fill=255, anchor="mm")
+    a = np.asarray(canvas, np.float32) / 255.0
+    return _crop(a)
+
+
+def _crop(a: np.ndarray, pad: int = 1) -> np.ndarray:
+    ys, xs = np.nonzero(a > 0.05)
+    if len(xs) == 0:
+        return np.zeros((1, 1), np.float32)
+    return np.ascontiguousarray(a[max(0, ys.min() - pad): ys.max() + 1 + pad, max(0, xs.min() - pad): xs.max() + 1 + pad])
+
+
+# -- KanjiVG ---------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[MmCcSsLlHhVvZz]|-?(?:\d+\.?\d*|\.\d+)(?:e-?\d+)?")
+
+
+def parse_path(d: str, samples: int = 10) -> np.ndarray:
+    """An SVG path (the subset KanjiVG uses) as one polyline in 109x109 units."""
+    toks = _TOKEN.findall(d)
+    pts: list[tuple[float, float]] = []
+    cur = np.zeros(2)
+    start = np.zeros(2)
+    last_ctrl = None
+    cmd = None
+    i = 0
+    t = np.linspace(0, 1, samples)[1:, None]
+
+    def nums(n):
+        nonlocal i
+        vals = [float(v) for v in toks[i:i + n]]
+        i += n
+        return vals
+
+    while i < len(toks):
+        if toks[i].isalpha():
+            cmd = toks[i]
+            i += 1
+        rel = cmd.islower()
+        base = cur if rel else np.zeros(2)
+        c = cmd.upper()
+        if c == "M":
+            cur = base + nums(2)
+            start = cur.copy()
+            pts.append(tuple(cur))
+            cmd = "l" if rel else "L"  # implicit lineto after moveto
+            last_ctrl = None
+        elif c == "L":
+            cur = base + nums(2)
+            pts.append(tuple(cur))
+            last_ctrl = None
+        elif c in "HV":
+            v = nums(1)[0]
+            cur = cur.copy()
+            k = 0 if c == "H" else 1
+            cur[k] = (cur[k] if rel else 0) + v
+            pts.append(tuple(cur))
+            last_ctrl = None
+        elif c in "CS":
+            if c == "C":
+                v = nums(6)
+                p1, p2, p3 = base + v[0:2], base + v[2:4], base + v[4:6]
+            else:
+                v = nums(4)
+                p1 = 2 * cur - last_ctrl if last_ctrl is not None else cur.copy()
+                p2, p3 = base + v[0:2], base + v[2:4]
+            curve = ((1 - t) ** 3) * cur + 3 * ((1 - t) ** 2) * t * p1 + 3 * (1 - t) * t**2 * p2 + t**3 * p3
+            pts.extend(map(tuple, curve))
+            last_ctrl, cur = p2, p3
+        elif c == "Z":
+            cur = start.copy()
+            pts.append(tuple(cur))
+        else:  # pragma: no cover - not used by KanjiVG
+            raise ValueError(f"unsupported path command {cmd}")
+    return np.array(pts, np.float32)
+
+
+@lru_cache(maxsize=1)
+def _kanjivg_all() -> dict[str, str]:
+    """The SVG text of every base (non-variant) KanjiVG character. ~1 s, once."""
+    out: dict[str, list[np.ndarray]] = {}
+    with tarfile.open(DATA / "kanjivg" / "kanjivg-svg.tar.gz") as tf:
+        for m in tf:
+            name = m.name.rsplit("/", 1)[-1]
+            if not name.endswith(".svg") or "-" in name:
+                continue
+            code = int(name[:-4], 16)
+            svg = tf.extractfile(m).read().decode("utf-8")
+            out[chr(code)] = svg  # parsed on demand below
+    return out
+
+
+@lru_cache(maxsize=2048)
+def kanjivg_strokes(ch: str) -> list[np.ndarray] | None:
+    """The strokes of ``ch`` (polylines in 109x109 units), or None when KanjiVG lacks it."""
+    svg = _kanjivg_all().get(ch)
+    if svg is None:
+        return None
+    body = svg.split("StrokeNumbers")[0]
+    return [parse_path(d) for d in re.findall(r'<path[^>]*\sd="([^"]+)"', body)]
+
+
+# -- official PDF pages ------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def pdf_page(page: int) -> np.ndarray:
+    """Page ``page`` (1-based) of the official PDF at 200 dpi, greyscale; cached on disk."""
+    digest = hashlib.sha256(FORM_PDF.read_bytes()).hexdigest()[:12]
+    path = CACHE / f"form_{digest}_p{page}_200.png"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["pdftoppm", "-gray", "-r", "200", "-f", str(page), "-l", str(page), "-png",
+                            str(FORM_PDF), f"{tmp}/p"], check=True, capture_output=True)
+            produced = next(Path(tmp).glob("p*.png"))
+            path.write_bytes(produced.read_bytes())
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return img

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything fax-intake needs on Debian, as root. Safe to run again:
+# system packages are installed only when missing, pip only adds what is absent.
+#   bash scripts/install.sh          # runtime
+#   bash scripts/install.sh --test   # runtime + test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=0
+command -v tesseract >/dev/null 2>&1 || need_apt=1
+command -v pdftoppm >/dev/null 2>&1 || need_apt=1
+if command -v tesseract >/dev/null 2>&1 && ! tesseract --list-langs 2>/dev/null | grep -qx jpn; then need_apt=1; fi
+if [ "$need_apt" = 1 ]; then
+  echo "installing tesseract-ocr, tesseract-ocr-jpn, poppler-utils ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-jpn poppler-utils >/dev/null
+fi
+
+extra=""
+[ "${1:-}" = "--test" ] && extra="[test]"
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".${extra}"
+echo "fax-intake installed: $(command -v intake)" >&2

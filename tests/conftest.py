@@ -1,0 +1,37 @@
+"""Shared fixtures: the real template, the official PDF, and pages rendered from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FORM_PDF = SHARED / "form" / "teledome_stop_request.pdf"
+
+CONTRACT_KEYS = (
+    ["sent_date", "contractor_name"]
+    + [f"targets.{i}.{k}" for i in range(4) for k in ("teledome_number", "plan_number")]
+    + [f"{w}.{k}" for w in ("stop", "resume") for k in ("date", "weekday", "time", "free")]
+    + [f"notify.{w}.{k}" for w in ("before_stop", "after_stop", "before_resume", "after_resume") for k in ("customer", "sales")]
+    + [f"{w}.{k}" for w in ("customer_contact", "ntt_contact") for k in ("department", "name", "phone")]
+    + ["remarks", "office_use.received", "office_use.stopped", "office_use.started"]
+)
+
+
+@pytest.fixture(scope="session")
+def template():
+    from intake.template import load_templates
+
+    return load_templates()[0]
+
+
+@pytest.fixture(scope="session")
+def official_pages():
+    """The three pages of the official PDF as ingested Pages (privacy, notes, form)."""
+    if not FORM_PDF.exists():
+        pytest.skip("../shared/form/teledome_stop_request.pdf is not present")
+    from intake.ingest import load_pages
+
+    return load_pages(FORM_PDF)

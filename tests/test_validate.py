@@ -1,0 +1,151 @@
+"""Validation rules, with property tests over generated values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.model import FieldReading
+from intake.validate import WEEKDAYS, check_phone, check_values, parse_value, validate_record
+
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.load_profile("ci")
+
+
+def good_values(stop=dt.date(2026, 12, 1), resume=dt.date(2026, 12, 3), sent=dt.date(2026, 11, 28)):
+    return {
+        "sent_date": sent.isoformat(),
+        "contractor_name": "株式会社山田商事",
+        "targets.0.teledome_number": "0180-99-1234",
+        "targets.0.plan_number": "4-1234-56",
+        "stop.date": stop.isoformat(),
+        "stop.weekday": WEEKDAYS[stop.weekday()],
+        "stop.time": "10:00",
+        "stop.free": False,
+        "resume.date": resume.isoformat(),
+        "resume.weekday": WEEKDAYS[resume.weekday()],
+        "resume.time": None,
+        "resume.free": True,
+        **{f"notify.{w}.{k}": True for w in ("before_stop", "after_stop", "before_resume", "after_resume") for k in ("customer", "sales")},
+        "customer_contact.phone": "03-1234-5678",
+    }
+
+
+def test_a_complete_request_passes(template):
+    assert check_values(template, good_values()) == {}
+
+
+dates = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2028, 12, 31))
+
+
+@given(stop=dates, gap=st.integers(min_value=1, max_value=60), lead=st.integers(min_value=0, max_value=30))
+def test_any_consistent_request_passes(template, stop, gap, lead):
+    values = good_values(stop=stop, resume=stop + dt.timedelta(days=gap), sent=stop - dt.timedelta(days=lead))
+    assert check_values(template, values) == {}
+
+
+@given(stop=dates, shift=st.integers(min_value=1, max_value=6))
+def test_a_wrong_weekday_is_reported_as_written(template, stop, shift):
+    values = good_values(stop=stop, resume=stop + dt.timedelta(days=2), sent=stop)
+    written = WEEKDAYS[(stop.weekday() + shift) % 7]
+    values["stop.weekday"] = written
+    problems = check_values(template, values)
+    assert list(problems) == ["stop.weekday"]
+    assert written in problems["stop.weekday"][0] and WEEKDAYS[stop.weekday()] in problems["stop.weekday"][0]
+
+
+@given(stop=dates, back=st.integers(min_value=0, max_value=30))
+def test_restart_must_come_after_stop(template, stop, back):
+    values = good_values(stop=stop, resume=stop - dt.timedelta(days=back), sent=stop - dt.timedelta(days=40))
+    values["resume.free"], values["resume.time"] = False, "10:00"
+    assert "resume.date" in check_values(template, values)
+
+
+@given(st.integers(min_value=1, max_value=30))
+def test_stop_before_sending_is_flagged(template, days):
+    stop = dt.date(2026, 12, 1)
+    values = good_values(stop=stop, sent=stop + dt.timedelta(days=days), resume=stop + dt.timedelta(days=2))
+    assert "stop.date" in check_values(template, values)
+
+
+@given(y=st.integers(2026, 2030), m=st.integers(1, 12), d=st.integers(29, 31))
+def test_impossible_dates_are_rejected(template, y, m, d):
+    try:
+        dt.date(y, m, d)
+        real = True
+    except ValueError:
+        real = False
+    values = good_values()
+    values["sent_date"] = f"{y:04d}-{m:02d}-{d:02d}"
+    values["stop.date"], values["resume.date"] = "2031-01-01", "2031-01-02"
+    values["stop.weekday"], values["resume.weekday"] = WEEKDAYS[dt.date(2031, 1, 1).weekday()], WEEKDAYS[dt.date(2031, 1, 2).weekday()]
+    assert ("sent_date" in check_values(template, values)) == (not real)
+
+
+@given(h=st.integers(0, 30), m=st.integers(0, 70))
+def test_times_must_be_times_of_day(template, h, m):
+    values = good_values()
+    values["stop.time"] = f"{h:02d}:{m:02d}"
+    assert ("stop.time" in check_values(template, values)) == (h > 23 or m > 59)
+
+
+def test_time_and_free_are_exclusive(template):
+    both = good_values()
+    both["stop.free"] = True
+    assert "stop.time" in check_values(template, both)
+    neither = good_values()
+    neither["stop.time"] = None
+    assert "stop.time" in check_values(template, neither)
+
+
+@given(prefix=st.sampled_from(["090", "080", "070"]), a=st.integers(0, 9999), b=st.integers(0, 9999))
+def test_mobile_numbers_have_eleven_digits(prefix, a, b):
+    assert check_phone(f"{prefix}-{a:04d}-{b:04d}")
+
+
+@given(area=st.sampled_from(["03", "06", "045", "0465", "0120"]), rest=st.integers(0, 10**8))
+def test_fixed_numbers_have_ten_digits(area, rest):
+    local_len = {2: 4, 3: 3, 4: 2}[len(area)] if area != "0120" else 3
+    digits = f"{rest:08d}"[: 10 - len(area)]
+    phone = f"{area}-{digits[:local_len]}-{digits[local_len:]}"
+    check_phone(phone)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=3))
+def test_short_teledome_numbers_are_rejected(template, digits):
+    values = good_values()
+    values["targets.0.teledome_number"] = f"0180-99-{digits}"
+    assert "targets.0.teledome_number" in check_values(template, values)
+
+
+def test_a_half_filled_target_row_is_flagged(template):
+    values = good_values()
+    values["targets.1.teledome_number"] = "0180-99-5555"
+    assert "targets.1.plan_number" in check_values(template, values)
+
+
+def test_no_target_is_a_record_level_reason(template):
+    values = good_values()
+    values["targets.0.teledome_number"] = values["targets.0.plan_number"] = None
+    assert "" in check_values(template, values)
+
+
+def test_validate_record_flags_the_named_field(template):
+    readings = {k: FieldReading(k, v, 0.99) for k, v in good_values().items()}
+    readings.update({f.key: FieldReading(f.key, None, 0.99) for f in template.fields if f.key not in readings})
+    readings["stop.weekday"] = FieldReading("stop.weekday", "日", 0.99)
+    out, record_reasons = validate_record(template, readings)
+    assert out["stop.weekday"].review and not out["stop.date"].review
+    assert record_reasons == ()
+
+
+@given(y=st.integers(2026, 2030), m=st.integers(1, 12), d=st.integers(1, 28), sep=st.sampled_from("-/."))
+def test_parse_value_accepts_what_people_type(template, y, m, d, sep):
+    spec = template.field("stop.date")
+    assert parse_value(spec, f"{y}{sep}{m}{sep}{d}") == f"{y:04d}-{m:02d}-{d:02d}"
+    assert parse_value(template.field("notify.before_stop.customer"), "不要") is False
+    assert parse_value(template.field("stop.weekday"), "水曜日") == "水"
+    assert parse_value(template.field("customer_contact.phone"), "(03)1234-5678") == "03-1234-5678"
+    assert parse_value(spec, "") is None
