@@ -15,9 +15,20 @@ from intake.template import Template, TextField, WeekdayField
 TEXT_TRUST = 0.85
 
 
+# Old (kyūjitai) forms that modern business writing replaces by their new forms
+# (營→営, 會→会, 樣→様 ...). The recogniser, trained largely on Chinese text,
+# prefers them; surname forms that people really write (澤, 邊, 齋, 濱, 髙) stay allowed.
+KYUJITAI_NOT_WRITTEN = set(
+    "會當營樣學體發實寫變圖廣應與號參區團傳價單對壓數證驗齒聲賣讀續處擔擧覺觀關轉醫雜鐵靜顯驛黨爲僞兒兩"
+    "勞勵卷歸氣淺灣燈畫盡禮稱經縣總繪聽肅臺藝藥虛裝觸譯豐辭遲隱雙靈騷髮默齡拜擇擴攝敎斷晝曉條樂榮樓檢權"
+    "歡殘溫滿爐狀獨眞祕稻粹絲縱繩圓團國圍賣屆擔將專從惠戰擔據攜收壞懷"
+)
+
+
 def _cp932_characters() -> str:
-    """Every character Japanese Windows (cp932) can write. Multilingual recognisers sometimes
-    prefer a Chinese form (产, 產, 课) of a Japanese character; decoding within this set avoids that."""
+    """Every character Japanese Windows (cp932) can write, less old forms nobody writes today.
+    Multilingual recognisers sometimes prefer a Chinese form (产, 產, 课, 營) of a Japanese
+    character; decoding within this set avoids that."""
     chars = []
     for code in range(0x20, 0x10000):
         c = chr(code)
@@ -25,7 +36,8 @@ def _cp932_characters() -> str:
             c.encode("cp932")
         except UnicodeEncodeError:
             continue
-        chars.append(c)
+        if c not in KYUJITAI_NOT_WRITTEN:
+            chars.append(c)
     return "".join(chars)
 
 

@@ -93,7 +93,8 @@ class PaddleTextRecogniser:
         return out[0]
 
     def recognise(self, image: np.ndarray, allowed: str | None = None) -> tuple[str, float]:
-        """The text on one line and a confidence in [0, 1] (mean peak probability of each character).
+        """The text on one line and a confidence in [0, 1]: the lowest peak probability of any character,
+        since one doubtful character makes the whole value doubtful.
 
         With ``allowed``, decoding considers only those characters; the confidence
         still uses the unconstrained probabilities, so a glyph the model believes
@@ -120,4 +121,4 @@ class PaddleTextRecogniser:
             prev = cid
         if not text:
             return "", 0.0
-        return "".join(text), float(np.mean(confs)) if confs else 0.0
+        return "".join(text), float(min(confs))

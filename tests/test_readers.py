@@ -1,0 +1,96 @@
+"""Field readers on real generated forms, aligned by the real pipeline stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import samplegen
+from intake.align import align_to_template
+from intake.classify import classify_page
+from intake.ingest import to_square_pixels
+from intake.model import Page, SourceRef
+from intake.readers import default_engines, read_fields
+from intake.readers.marks import read_option_pair
+from intake.template import Template
+
+N_FORMS = 6
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return default_engines()
+
+
+@pytest.fixture(scope="module")
+def read_forms(template: Template, engines):
+    """(truth, readings) for a handful of freshly generated, faxed and aligned forms."""
+    out = []
+    for i in range(N_FORMS):
+        rng = np.random.default_rng(1000 + i)
+        values = samplegen.random_values(rng)
+        image = samplegen.make_form_image(values, rng, "test")
+        faxed, dpi = samplegen.fax_channel(image, rng, "standard" if i % 2 else "fine", flip=bool(i % 3 == 0))
+        square, sq_dpi = to_square_pixels(faxed, dpi)
+        page = Page(square, sq_dpi, SourceRef(f"gen{i}", 1, "0" * 64), dpi)
+        aligned = align_to_template(page, classify_page(page, [template]), template)
+        out.append((values.truth, read_fields(aligned, template, engines), aligned))
+    return out
+
+
+def _accuracy(read_forms, template, kinds):
+    keys = [f.key for f in template.fields if f.kind in kinds]
+    pairs = [(truth[k], readings[k]) for truth, readings, _ in read_forms for k in keys]
+    right = sum(r.value == t for t, r in pairs)
+    unflagged_wrong = sum(r.value != t and not r.review for t, r in pairs)
+    return right / len(pairs), unflagged_wrong
+
+
+def test_marks(read_forms, template):
+    acc, unflagged = _accuracy(read_forms, template, {"option_pair", "circled_option", "stamp"})
+    assert acc >= 0.97 and unflagged == 0
+
+
+def test_digits(read_forms, template):
+    acc, unflagged = _accuracy(read_forms, template, {"comb_digits", "date", "time", "phone"})
+    assert acc >= 0.85 and unflagged <= 2
+
+
+def test_weekday(read_forms, template):
+    acc, unflagged = _accuracy(read_forms, template, {"weekday"})
+    assert acc >= 0.9 and unflagged == 0
+
+
+def test_text_character_error_rate(read_forms, template):
+    from bench.score import edit_distance, normalise_text
+
+    edits = chars = 0
+    for truth, readings, _ in read_forms:
+        for f in template.fields:
+            if f.kind == "text" and truth[f.key] is not None:
+                want, got = normalise_text(truth[f.key]), normalise_text(readings[f.key].value) or ""
+                edits += edit_distance(got, want)
+                chars += len(want)
+    assert edits / chars < 0.15
+
+
+def test_blank_form_reads_as_blank(template, official_pages, engines):
+    page = official_pages[2]
+    aligned = align_to_template(page, classify_page(page, [template]), template)
+    readings = read_fields(aligned, template, engines)
+    for key, r in readings.items():
+        assert r.value in (None, False), key
+
+
+def test_both_options_marked_is_null_and_flagged(template, read_forms):
+    import cv2
+
+    _, _, aligned = read_forms[0]
+    spec = template.field("notify.before_stop.customer")
+    img = aligned.image.copy()
+    for option in spec.options:  # circle both words
+        b = template.px(option.box)
+        cv2.ellipse(img, ((b.x0 + b.x1) // 2, (b.y0 + b.y1) // 2), (b.width // 2 - 4, b.height // 2 - 4), 0, 0, 360, 0, 3)
+    both = aligned.__class__(img, aligned.form, aligned.source, aligned.quality, aligned.homography, aligned.ok)
+    reading = read_option_pair(both, template, spec)
+    assert reading.value is None and reading.review
