@@ -113,3 +113,17 @@ def test_square_pixels_are_left_alone():
     img = np.full((100, 80), 255, np.uint8)
     out, dpi = to_square_pixels(img, (200, 200))
     assert out is img and dpi == 200
+
+
+def test_password_protected_pdf(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-256")
+    path = tmp_path / "locked.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    from intake.errors import EncryptedPdfError
+
+    with pytest.raises(EncryptedPdfError, match="password"):
+        load_pages(path)

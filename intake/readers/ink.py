@@ -42,7 +42,7 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) 
     b = clamp(box, aligned.image.shape, pad)
     ink = b.crop(aligned.image) < INK_THRESHOLD
     ink &= ~b.crop(print_mask(template))
-    return remove_specks(ink.astype(np.uint8)), b
+    return remove_streaks(remove_specks(ink.astype(np.uint8))), b
 
 
 def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarray:
@@ -50,6 +50,44 @@ def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarra
     keep = np.zeros(n, dtype=bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_px
     return keep[labels].astype(np.uint8)
+
+
+STREAK_MAX_WIDTH = 5
+
+
+def _streak_runs(coverage: np.ndarray, min_cover: float) -> list[tuple[int, int]]:
+    """Runs of at most STREAK_MAX_WIDTH adjacent lines whose combined ink covers ``min_cover`` of the box."""
+    runs, start = [], None
+    for i, v in enumerate(list(coverage > 0.3) + [False]):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if i - start <= STREAK_MAX_WIDTH:
+                runs.append((start, i))
+            start = None
+    return runs
+
+
+def remove_streaks(mask: np.ndarray, min_cover: float = 0.85) -> np.ndarray:
+    """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken.
+
+    A pen stroke (even a tall 1) almost never covers a narrow band from edge to edge of a field box.
+    """
+    out = mask
+    h, w = mask.shape
+    for axis, length in ((0, h), (1, w)):
+        coverage = mask.mean(axis=axis)
+        for a, b in _streak_runs(coverage, min_cover):
+            band = mask[:, a:b] if axis == 0 else mask[a:b, :]
+            covered = band.any(axis=1 - axis).mean()
+            if covered >= min_cover:
+                if out is mask:
+                    out = mask.copy()
+                if axis == 0:
+                    out[:, max(0, a - 1) : b + 1] = 0
+                else:
+                    out[max(0, a - 1) : b + 1, :] = 0
+    return out
 
 
 @dataclass(frozen=True)

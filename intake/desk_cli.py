@@ -1,0 +1,139 @@
+"""The daily-operations commands: watch, export, import-review, purge.
+
+``register(subparsers)`` adds them to the main ``intake`` parser (intake/cli.py);
+each handler returns an exit code. ``IntakeError`` raised here is turned into a
+message and exit code by the main CLI (or by ``main`` below when run alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from intake.errors import ExitCode, IntakeError
+
+# import-review: the sheet was read, but some rows were rejected and not applied.
+EXIT_ROWS_REJECTED = 1
+
+
+def _private_umask() -> None:
+    """Everything the desk writes (DB, crops, exports, archive) is owner-only."""
+    os.umask(0o077)
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None,
+                   help="record store (SQLite) path; default $INTAKE_DB or ./intake-data/intake.db")
+
+
+def register(sub) -> None:
+    """Add watch, export, import-review and purge to an argparse subparsers object."""
+    w = sub.add_parser("watch", help="process every fax that arrives in an inbox folder")
+    w.add_argument("inbox", help="folder the fax server writes into")
+    w.add_argument("--poll", action="store_true", help="poll the folder instead of inotify (network shares)")
+    w.add_argument("--once", action="store_true", help="process what is there now and exit (cron, tests)")
+    w.add_argument("--archive", default=None, help="where processed faxes go (default: <db folder>/archive)")
+    w.add_argument("--quarantine", default=None, help="where unreadable faxes go (default: <db folder>/quarantine)")
+    w.add_argument("--settle", type=float, default=2.0,
+                   help="seconds a file's size and mtime must stay unchanged before it is read (default 2)")
+    _add_db(w)
+    w.set_defaults(func=cmd_watch)
+
+    e = sub.add_parser("export", help="export records: the review sheet (--review) or records for operations")
+    e.add_argument("--review", action="store_true", help="CSV of records waiting for review, to correct in Excel")
+    e.add_argument("--format", choices=("csv", "jsonl"), default=None,
+                   help="operations export format (default jsonl; --review is always csv)")
+    e.add_argument("--all", action="store_true", help="include records still waiting for review")
+    e.add_argument("--out", default=None, help="output file (default: standard output)")
+    e.add_argument("--encoding", choices=("utf-8-sig", "cp932"), default=None,
+                   help="CSV encoding: utf-8-sig (default, Excel) or cp932 (older tools; unencodable characters become ?)")
+    _add_db(e)
+    e.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("import-review", help="apply a corrected review CSV")
+    i.add_argument("file", help="the review CSV, as saved from Excel (UTF-8 with/without BOM, or cp932)")
+    i.add_argument("--reviewer", required=True, help="who reviewed it (recorded in the audit trail)")
+    i.add_argument("--encoding", choices=("auto", "utf-8-sig", "utf-8", "cp932"), default="auto")
+    _add_db(i)
+    i.set_defaults(func=cmd_import_review)
+
+    p = sub.add_parser("purge", help="delete records, crops and archived faxes older than the retention period")
+    p.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="retention in days")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    _add_db(p)
+    p.set_defaults(func=cmd_purge)
+
+
+def cmd_watch(args) -> int:
+    from intake.watch import watch
+
+    _private_umask()
+    logging.getLogger("intake.desk").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+    watch(args.inbox, db=args.db, archive=args.archive, quarantine=args.quarantine, poll=args.poll,
+          once=args.once, settle=args.settle, signals=True)
+    return ExitCode.ok
+
+
+def cmd_export(args) -> int:
+    from intake.export import export_records, export_review
+    from intake.store import Store
+
+    _private_umask()
+    with Store(args.db) as store:
+        if args.review:
+            n = export_review(store, args.out, args.encoding or "utf-8-sig")
+            print(f"intake: {n} record(s) waiting for review", file=sys.stderr)
+        else:
+            n = export_records(store, args.out, args.format or "jsonl", include_pending=args.all,
+                               encoding=args.encoding)
+            print(f"intake: exported {n} record(s)", file=sys.stderr)
+    return ExitCode.ok
+
+
+def cmd_import_review(args) -> int:
+    from intake.export import import_review_csv
+    from intake.store import Store
+
+    _private_umask()
+    with Store(args.db) as store:
+        report = import_review_csv(store, args.file, args.reviewer, encoding=args.encoding)
+    for p in report.skipped:
+        print(f"intake: skipped {p}", file=sys.stderr)
+    for p in report.rejected:
+        print(f"intake: rejected {p}", file=sys.stderr)
+    print(f"intake: {len(report.applied)} record(s) reviewed ({report.changed_fields} field(s) changed), "
+          f"{len(report.rejected_rows)} row(s) rejected and not applied")
+    return EXIT_ROWS_REJECTED if report.rejected else ExitCode.ok
+
+
+def cmd_purge(args) -> int:
+    from intake.store import Store
+
+    if args.older_than < 0:
+        print("intake: error: --older-than must be 0 or more days", file=sys.stderr)
+        return ExitCode.bad_args
+    with Store(args.db) as store:
+        report = store.purge(args.older_than, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"intake: {verb} {report.summary()} older than {args.older_than:g} days")
+    return ExitCode.ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the desk commands on their own (``python -m intake.desk_cli``)."""
+    parser = argparse.ArgumentParser(prog="intake-desk")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except IntakeError as exc:
+        print(f"intake: error: {exc} [{exc.reason}]", file=sys.stderr)
+        return int(exc.exit_code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

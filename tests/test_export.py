@@ -1,0 +1,176 @@
+"""The review round trip (export CSV -> person edits -> import) and the operations export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intake.export import export_records, export_review, import_review_csv, read_csv_text
+from intake.store import Store
+from test_store import VALUES, make_record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "data" / "intake.db") as s:
+        yield s
+
+
+@pytest.fixture
+def queue(store):
+    """Two records waiting for review and one clean record."""
+    a = make_record("a1" * 32, 1, flagged={"stop.time": "unsure digit"}, values=VALUES | {"stop.time": "16:00"})
+    b = make_record("b2" * 32, 1, flagged={"customer_contact.phone": "unsure"})
+    c = make_record("c3" * 32, 1)
+    ids = {}
+    for rec in (a, b, c):
+        [ids[rec.source.sha256[:2]]] = store.save_file(rec.source.sha256, f"fax_{rec.source.sha256[:2]}.tif", [rec])
+    return ids
+
+
+def read_rows(path: Path, encoding: str = "auto") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(read_csv_text(path, encoding))))
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_review_sheet_has_one_row_per_pending_record(store, queue, tmp_path):
+    out = tmp_path / "review.csv"
+    assert export_review(store, out) == 2
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel on Japanese Windows opens it as UTF-8
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    rows = read_rows(out)
+    assert [r["record_id"] for r in rows] == [queue["a1"], queue["b2"]]
+    a = rows[0]
+    assert a["stop.time"] == "16:00" and a["stop.time.confidence"] == "0.55"
+    assert a["contractor_name"] == VALUES["contractor_name"] and a["stop.free"] == "FALSE"
+    assert "unsure digit" in a["reasons"]
+    assert a["flagged_crops"].startswith("stop.time: ") and a["flagged_crops"].endswith("stop.time.png")
+
+
+def test_round_trip_changes_exactly_the_corrected_fields(store, queue, tmp_path):
+    out = tmp_path / "review.csv"
+    export_review(store, out)
+    rows = read_rows(out)
+    rows[0]["stop.time"] = "18:30"  # the correction
+    rows[0]["stop.date"] = "2026/6/17"  # Excel reformatted a date: same value, not a change
+    rows[1]["remarks"] = "訂正済み"
+    write_rows(out, rows)
+
+    report = import_review_csv(store, out, "tanaka")
+    assert report.rejected == [] and sorted(report.applied) == sorted([queue["a1"], queue["b2"]])
+    assert report.changed_fields == 2
+    a = store.get_record(queue["a1"])
+    assert a.review_state == "reviewed" and a.fields["stop.time"].value == "18:30"
+    assert a.values() == VALUES | {"stop.time": "18:30"}
+    [audit] = store.audit(queue["a1"])
+    assert (audit["key"], audit["old_value"], audit["new_value"], audit["reviewer"]) == ("stop.time", "16:00", "18:30", "tanaka")
+    assert [r["key"] for r in store.audit(queue["b2"])] == ["remarks"]
+    assert store.pending_review() == []
+    # Importing the same sheet again changes nothing.
+    again = import_review_csv(store, out, "suzuki")
+    assert again.applied == [] and len(again.skipped) == 2 and len(store.audit()) == 2
+
+
+def test_invalid_rows_are_reported_and_not_applied(store, queue, tmp_path):
+    out = tmp_path / "review.csv"
+    export_review(store, out)
+    rows = read_rows(out)
+    rows[0]["stop.time"] = "25:99"  # cannot parse
+    rows[0]["remarks"] = "この変更も適用されない"  # valid, but its row is rejected as a whole
+    rows[1]["resume.date"] = "2026-06-01"  # parses, but resume before stop: cross-field rule
+    write_rows(out, rows)
+
+    report = import_review_csv(store, out, "tanaka")
+    assert report.applied == []
+    assert report.rejected_rows == {queue["a1"], queue["b2"]}
+    keys = {(p.record_id, p.key) for p in report.rejected}
+    assert (queue["a1"], "stop.time") in keys
+    assert any(rid == queue["b2"] for rid, _ in keys)
+    assert store.audit() == []
+    assert store.get_record(queue["a1"]).values()["remarks"] == VALUES["remarks"]
+    assert {r.review_state for r in store.pending_review()} == {"pending"} and len(store.pending_review()) == 2
+
+
+def test_cp932_export_is_readable_and_replaces_what_it_cannot_hold(store, tmp_path, capsys):
+    rec = make_record("d4" * 32, flagged={"remarks": "unsure"}, values=VALUES | {"remarks": "停止🙂再開 👍"})
+    [rid] = store.save_file(rec.source.sha256, "fax.tif", [rec])
+    out = tmp_path / "review_sjis.csv"
+    export_review(store, out, "cp932")
+    raw = out.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("cp932")  # strict: the whole file is valid cp932
+    assert VALUES["contractor_name"] in text and "停止?再開 ?" in text
+    assert "2 character(s) cannot be written in cp932" in capsys.readouterr().err
+    # The cp932 sheet imports back (auto-detected); untouched cells are not "changes".
+    rows = read_rows(out)
+    rows[0]["stop.time"] = "18:45"
+    write_rows(out, rows, encoding="cp932")
+    report = import_review_csv(store, out, "tanaka")
+    assert report.applied == [rid] and [a["key"] for a in store.audit(rid)] == ["stop.time"]
+
+
+def test_utf8_without_bom_is_accepted(store, queue, tmp_path):
+    out = tmp_path / "review.csv"
+    export_review(store, out)
+    rows = read_rows(out)
+    rows[0]["stop.time"] = "17:00"
+    write_rows(out, rows[:1], encoding="utf-8")
+    assert import_review_csv(store, out, "tanaka").applied == [queue["a1"]]
+
+
+def test_operations_export_jsonl_and_csv(store, queue, tmp_path):
+    store.apply_review(queue["a1"], {"stop.time": "18:30"}, "tanaka")
+    out = tmp_path / "ops.jsonl"
+    assert export_records(store, out, "jsonl") == 2  # reviewed + straight through, not the pending one
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert {d["id"] for d in lines} == {queue["a1"], queue["c3"]}
+    for d in lines:
+        assert set(d) == {"id", "source", "form", "review", "fields"}
+        assert set(d["source"]) == {"file", "page", "sha256"} and d["review"]["needed"] is False
+        assert set(d["fields"]["stop.time"]) == {"value", "confidence", "review"}
+    a = next(d for d in lines if d["id"] == queue["a1"])
+    assert a["fields"]["stop.time"]["value"] == "18:30"
+
+    flat = tmp_path / "ops.csv"
+    assert export_records(store, flat, "csv", include_pending=True) == 3
+    rows = read_rows(flat)
+    assert [r["review_state"] for r in rows] == ["reviewed", "pending", "straight_through"]
+    assert rows[0]["stop.time"] == "18:30" and rows[0]["reviewer"] == "tanaka"
+
+
+def test_cli_round_trip(tmp_path, queue, store):
+    """The commands as a person runs them (the desk CLI on its own)."""
+    db = str(store.path)
+    sheet = tmp_path / "sheet.csv"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "intake.desk_cli", *args, "--db", db], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+
+    r = run("export", "--review", "--out", str(sheet))
+    assert r.returncode == 0, r.stderr
+    rows = read_rows(sheet)
+    rows[0]["stop.time"] = "99:99"
+    write_rows(sheet, rows)
+    r = run("import-review", str(sheet), "--reviewer", "tanaka")
+    assert r.returncode == 1 and f"rejected {queue['a1']} stop.time" in r.stderr
+    r = run("purge", "--older-than", "0", "--dry-run")
+    assert r.returncode == 0 and "would remove 3 files, 3 records" in r.stdout
+    r = run("export", "--format", "jsonl")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2  # b2 was reviewed above, c3 straight through
