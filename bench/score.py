@@ -76,7 +76,9 @@ class Score:
                 bucket[3] += 1
                 any_unflagged_wrong = True
                 self.errors.append((record_json["source"]["file"], spec.key, want, got["value"], got["confidence"]))
-        self.records_unflagged_wrong += any_unflagged_wrong and not review
+        # Strict: a wrong value that is not itself flagged counts even if another field sent the
+        # record to review, since a reviewer looks at the flagged fields.
+        self.records_unflagged_wrong += any_unflagged_wrong
 
 
 def table(scores: dict[str, Score]) -> str:

@@ -1,4 +1,4 @@
-"""Compose the stages for one file: ingest -> classify -> align -> read -> validate.
+"""Compose the stages for one file: ingest -> classify -> align -> read -> calibrate -> validate.
 
 This is the only module that knows the order of the stages; each stage is a
 plain function over the typed objects in ``intake.model``.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from intake.align import align_to_template
 from intake.classify import classify_page
+from intake.confidence import Calibration, apply_calibration, load_calibration
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
 from intake.readers import Engines, default_engines, read_fields
@@ -45,9 +46,11 @@ class FileResult:
 class Pipeline:
     """The loaded templates and engines, reused across files (models load once)."""
 
-    def __init__(self, templates: list[Template] | None = None, engines: Engines | None = None):
+    def __init__(self, templates: list[Template] | None = None, engines: Engines | None = None,
+                 calibration: Calibration | None = None):
         self.templates = templates if templates is not None else load_templates()
         self._engines = engines
+        self.calibration = calibration if calibration is not None else load_calibration()
         self._by_id = {t.id: t for t in self.templates}
 
     @property
@@ -80,6 +83,7 @@ class Pipeline:
             fields = {f.key: FieldReading(f.key, None, 0.0, (f"{f.key}: not read (alignment failed)",)) for f in template.fields}
             return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
         readings = read_fields(aligned, template, self.engines)
+        readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
         return Record(aligned.source, template.id, readings, record_reasons, aligned.quality, crops)

@@ -77,6 +77,19 @@ def test_normalise_glyph_is_mnist_like():
     assert not normalise_glyph(np.full((40, 40), 255, np.uint8)).any()  # blank stays blank
 
 
+def test_cell_rule_is_stripped_but_a_seven_bar_is_kept():
+    ruled = np.full((60, 50), 255, np.uint8)
+    ruled[0:2, :] = 0  # the cell's top rule, crossing the whole crop
+    ruled[15:50, 22:27] = 0
+    ys, xs = np.nonzero(normalise_glyph(ruled) > 0.5)
+    assert xs.max() - xs.min() + 1 <= 6  # only the stroke is left
+    seven = np.full((44, 34), 255, np.uint8)
+    seven[2:6, 2:32] = 0  # bar of a '7', two pixels of paper either side
+    cv2.line(seven, (30, 5), (14, 41), 0, 4)
+    ys, xs = np.nonzero(normalise_glyph(seven) > 0.5)
+    assert xs.max() - xs.min() + 1 >= 14  # the bar survives
+
+
 def test_clean_held_out_accuracy(engine, held_out):
     images, labels = held_out
     probs = engine.classify([glyph_from_mnist(im) for im in images])
@@ -91,7 +104,7 @@ def test_faxed_held_out_accuracy(engine, held_out):
     rng = np.random.default_rng(7)
     probs = engine.classify([fax(glyph_from_mnist(im), rng) for im in images])
     acc = float((probs.argmax(1) == labels).mean())
-    assert acc >= 0.93, acc
+    assert acc >= 0.96, acc  # measured 0.993..1.000 over five channel seeds
 
 
 def _non_digits(rng: np.random.Generator) -> list[np.ndarray]:
@@ -127,7 +140,7 @@ def test_non_digits_are_rejected_or_uncertain(engine):
     rejected = probs.argmax(1) == engine.reject_index
     uncertain = probs[:, :10].max(axis=1) < 0.5
     assert rejected[:4].all()  # blank paper is always "reject"
-    assert float((rejected | uncertain).mean()) >= 0.85, probs.argmax(1)
+    assert float((rejected | uncertain).mean()) >= 0.9, probs.argmax(1)  # measured: all 27 rejected
 
 
 def test_engine_metadata(engine):

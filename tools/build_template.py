@@ -183,7 +183,7 @@ def build(pdf_path: Path) -> dict:
         fields.append({"key": f"{key}.phone", "kind": "phone", "label": "電話番号",
                        "parts": {"area": between(pg, cell, "(", ")"), "local": between(pg, cell, ")", "-"),
                                  "line": box(pg.word(cell, "-")[3] + PAD, cell[1] + PAD, cell[2] - PAD, cell[3] - PAD)},
-                       "digits": {"area": [2, 4], "local": [1, 4], "line": [4, 4]}})
+                       "digits": {"area": [2, 5], "local": [1, 4], "line": [3, 4]}})
     rules.append({"rule": "required", "fields": ["customer_contact.phone"], "message": "the customer's phone number is missing"})
 
     # 通信欄: the big box under its label.

@@ -24,7 +24,9 @@ _MIN_CONTRAST = 64
 _SPECKLE_PX = 3
 _SPECKLE_SHARE = 0.03
 # A ruled cell border left in the crop: a row/column in the outer band of the
-# crop whose ink covers at least this share of its length.
+# crop whose ink covers at least this share of its length and runs out to both
+# ends (a ruled line crosses the whole crop; a '7' bar in a crop with even a
+# pixel or two of margin does not).
 _BORDER_BAND = 0.2
 _BORDER_COVER = 0.85
 
@@ -60,10 +62,12 @@ def _strip_border_lines(mask: np.ndarray) -> np.ndarray:
     for axis, n, length in ((0, h, w), (1, w, h)):
         if length < 8:
             continue
-        cover = out.sum(axis=1 - axis) / float(length)  # per row (axis 0) or column
+        lines = out if axis == 0 else out.T  # one entry per row (axis 0) or column
+        cover = lines.sum(axis=1) / float(length)
+        to_ends = lines[:, :2].any(axis=1) & lines[:, -2:].any(axis=1)
         band = max(1, int(round(n * _BORDER_BAND)))
         for idx in list(range(band)) + list(range(n - band, n)):
-            if cover[idx] >= _BORDER_COVER:
+            if cover[idx] >= _BORDER_COVER and to_ends[idx]:
                 if axis == 0:
                     out[idx, :] = False
                 else:

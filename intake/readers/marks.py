@@ -43,8 +43,7 @@ def read_option_pair(aligned: AlignedPage, template: Template, spec: OptionPairF
     chosen = spec.options[0] if a >= b else spec.options[1]
     ratio = hi / max(lo, 1e-4)
     confidence = float(min(0.999, 0.5 + 0.5 * min(1.0, (ratio - 1) / (2 * CLEAR_RATIO)) * min(1.0, hi / (3 * MARK_MIN_FRACTION))))
-    reasons = () if confidence >= 0.8 else (f"{spec.key}: the mark is faint or unclear",)
-    return FieldReading(spec.key, chosen.value, confidence, reasons, box)
+    return FieldReading(spec.key, chosen.value, confidence, (), box)
 
 
 def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledOptionField) -> FieldReading:
@@ -67,5 +66,4 @@ def read_stamp(aligned: AlignedPage, template: Template, spec: StampField) -> Fi
     stamped = frac >= STAMP_MIN_FRACTION
     margin = abs(frac - STAMP_MIN_FRACTION) / STAMP_MIN_FRACTION
     confidence = float(min(0.999, 0.6 + 0.4 * min(1.0, margin)))
-    reasons = () if confidence >= 0.8 else (f"{spec.key}: unclear whether the cell is stamped",)
-    return FieldReading(spec.key, stamped, confidence, reasons, box)
+    return FieldReading(spec.key, stamped, confidence, (), box)

@@ -12,7 +12,6 @@ from intake.readers.engines.base import TextRecogniser
 from intake.readers.ink import added_ink, blobs
 from intake.template import Template, TextField, WeekdayField
 
-TEXT_TRUST = 0.85
 
 
 # Old (kyūjitai) forms that modern business writing replaces by their new forms
@@ -42,7 +41,6 @@ def _cp932_characters() -> str:
 
 
 JAPANESE_TEXT = _cp932_characters()
-WEEKDAY_TRUST = 0.9
 
 
 def _ink_lines(mask: np.ndarray, multiline: bool) -> list[tuple[int, int, int, int]]:
@@ -92,9 +90,7 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
     if not texts:
         return FieldReading(spec.key, None, 0.3, (f"{spec.key}: ink found but no text could be read",), box)
     value = "\n".join(texts) if spec.multiline else " ".join(texts)
-    confidence = float(min(confs))
-    reasons = () if confidence >= TEXT_TRUST else (f"{spec.key}: text is hard to read",)
-    return FieldReading(spec.key, value, confidence, reasons, box)
+    return FieldReading(spec.key, value, float(min(confs)), (), box)
 
 
 def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, recogniser: TextRecogniser) -> FieldReading:
@@ -108,5 +104,4 @@ def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, r
     text, conf = recogniser.recognise(_line_image(mask, lines[0], margin=10), allowed=allowed)
     if len(text) != 1 or text not in allowed:
         return FieldReading(spec.key, None, conf * 0.5, (f"{spec.key}: the weekday could not be read",), box)
-    reasons = () if conf >= WEEKDAY_TRUST else (f"{spec.key}: weekday is hard to read",)
-    return FieldReading(spec.key, text, conf, reasons, box)
+    return FieldReading(spec.key, text, conf, (), box)

@@ -100,25 +100,35 @@ class PaddleTextRecogniser:
         still uses the unconstrained probabilities, so a glyph the model believes
         is something else yields a low confidence rather than a forced guess.
         """
+        text, peaks, _ = self._decode(image, allowed)
+        return text, (float(min(peaks)) if peaks else 0.0)
+
+    def character_distributions(self, image: np.ndarray, allowed: str) -> tuple[str, list[np.ndarray]]:
+        """The constrained reading and, for each character, the probabilities over ``allowed`` at its
+        peak frame (unnormalised: mass the model gives to other characters is left out)."""
+        text, _, frames = self._decode(image, allowed)
+        idx = self._allowed_ids(allowed)[1:]
+        return text, [frame[idx] for frame in frames]
+
+    def _decode(self, image: np.ndarray, allowed: str | None) -> tuple[str, list[float], list[np.ndarray]]:
+        """Greedy CTC decoding: text, each character's peak probability, and each peak frame."""
         if image.size == 0:
-            return "", 0.0
+            return "", [], []
         probs = self.probabilities(image)
-        self._ensure()
         if allowed is not None:
             idx = self._allowed_ids(allowed)
             best_ids = idx[probs[:, idx].argmax(axis=1)]
         else:
             best_ids = probs.argmax(axis=1)
-        text, confs, prev = [], [], 0
+        text, peaks, frames, prev = [], [], [], 0
         for t, cid in enumerate(best_ids):
             if cid != 0 and cid != prev:
-                text.append(self.charset[cid])
-                # Peak probability of this character over its run of frames.
                 run_end = t
                 while run_end + 1 < len(best_ids) and best_ids[run_end + 1] == cid:
                     run_end += 1
-                confs.append(float(probs[t : run_end + 1, cid].max()))
+                peak = t + int(probs[t : run_end + 1, cid].argmax())
+                text.append(self.charset[cid])
+                peaks.append(float(probs[peak, cid]))
+                frames.append(probs[peak])
             prev = cid
-        if not text:
-            return "", 0.0
-        return "".join(text), float(min(confs))
+        return "".join(text), peaks, frames

@@ -1,0 +1,82 @@
+"""Calibrated confidence: turn each reader's raw score into a measured chance of being right, and flag
+any reading below its review threshold.
+
+The mapping and thresholds live in ``intake/models/calibration.json``, fitted by
+``training/calibrate.py`` on a generated validation set (never the benchmark set):
+per field kind, an isotonic (monotone) curve from raw score to the share of
+readings that were right, and the lowest raw score at which the wrong readings
+that would pass stay below the target rate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from intake.errors import EngineError
+from intake.model import FieldReading
+from intake.template import Template
+
+CALIBRATION_FILE = "calibration.json"
+
+
+@dataclass(frozen=True)
+class KindCalibration:
+    """Raw-score knots and the measured share right at each, plus the review threshold (on raw score)."""
+
+    raw: tuple[float, ...]
+    right: tuple[float, ...]
+    threshold: float
+
+    def calibrated(self, raw_score: float) -> float:
+        if not self.raw:
+            return raw_score
+        return float(np.interp(raw_score, self.raw, self.right))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    kinds: dict[str, KindCalibration]
+    source: str = ""
+
+    def for_kind(self, kind: str) -> KindCalibration | None:
+        return self.kinds.get(kind)
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """The bundled calibration (or the file at ``path``); an empty one if none is bundled."""
+    try:
+        if path is None:
+            text = resources.files("intake.models").joinpath(CALIBRATION_FILE).read_text(encoding="utf-8")
+            source = f"intake/models/{CALIBRATION_FILE}"
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+            source = str(path)
+    except FileNotFoundError:
+        if path is not None:
+            raise EngineError(f"calibration file {path} not found") from None
+        return Calibration({}, "none")
+    data = json.loads(text)
+    kinds = {k: KindCalibration(tuple(v["raw"]), tuple(v["right"]), float(v["threshold"])) for k, v in data["kinds"].items()}
+    return Calibration(kinds, source)
+
+
+def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
+    """Calibrated confidences, and a review reason on every value read below its kind's threshold."""
+    out = {}
+    for spec in template.fields:
+        reading = readings[spec.key]
+        cal = calibration.for_kind(spec.kind)
+        if cal is None:
+            out[spec.key] = reading
+            continue
+        raw = reading.confidence
+        calibrated = FieldReading(reading.key, reading.value, cal.calibrated(raw), reading.reasons, reading.box)
+        if raw < cal.threshold:
+            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({calibrated.confidence:.2f})")
+        out[spec.key] = calibrated
+    return out

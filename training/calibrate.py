@@ -1,0 +1,198 @@
+"""Fit calibrated confidences and review thresholds on a generated validation set.
+
+    python training/calibrate.py [--count 160] [--seed 31337] [--target 0.001]
+
+Writes ``intake/models/calibration.json`` and ``docs/tradeoff.png`` (share of
+records straight through against share with an unflagged wrong value, as the
+thresholds move). The seed must differ from any benchmark seed: thresholds are
+chosen here and measured there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.score import GROUPS, normalise_text  # noqa: E402
+from intake.confidence import Calibration  # noqa: E402
+from intake.pipeline import Pipeline  # noqa: E402
+
+
+@dataclass
+class Obs:
+    record: int
+    kind: str
+    raw: float
+    right: bool
+    flagged_otherwise: bool  # flagged by structure or a rule, whatever the threshold
+
+
+def collect(folder: Path, rows: list[dict]) -> tuple[list[Obs], dict[int, bool]]:
+    pipeline = Pipeline(calibration=Calibration({}, "raw"))
+    template = pipeline.templates[0]
+    kinds = {f.key: f.kind for f in template.fields}
+    obs, record_level = [], {}
+    n = 0
+    for row in rows:
+        truth = {r["page"]: r["fields"] for r in row["records"]}
+        for rec in pipeline.process_file(folder / row["file"]).records:
+            want = truth.get(rec.source.page)
+            if want is None:
+                continue
+            record_level[n] = bool(rec.reasons)
+            for key, f in rec.fields.items():
+                kind = kinds[key]
+                if GROUPS[kind] == "text":
+                    right = normalise_text(f.value) == normalise_text(want[key])
+                else:
+                    right = f.value == want[key]
+                obs.append(Obs(n, kind, float(f.confidence), right, f.review))
+            n += 1
+    return obs, record_level
+
+
+def isotonic(raw: np.ndarray, right: np.ndarray, knots: int = 12) -> tuple[list[float], list[float]]:
+    """Pool-adjacent-violators fit of P(right | raw), summarised at a few knots."""
+    order = np.argsort(raw)
+    x, y = raw[order], right[order].astype(float)
+    blocks = [[y[i], 1.0, x[i]] for i in range(len(y))]  # mean, weight, last x
+    merged: list[list[float]] = []
+    for b in blocks:
+        merged.append(b)
+        while len(merged) > 1 and merged[-2][0] > merged[-1][0]:
+            m2, m1 = merged.pop(), merged.pop()
+            w = m1[1] + m2[1]
+            merged.append([(m1[0] * m1[1] + m2[0] * m2[1]) / w, w, m2[2]])
+    xs = [b[2] for b in merged]
+    ys = [b[0] for b in merged]
+    if len(xs) > knots:
+        idx = np.linspace(0, len(xs) - 1, knots).round().astype(int)
+        xs, ys = [xs[i] for i in idx], [ys[i] for i in idx]
+    return [round(float(v), 4) for v in xs], [round(float(v), 4) for v in ys]
+
+
+def choose_threshold(obs: list[Obs], target: float) -> float:
+    """Lowest raw threshold at which wrong, otherwise-unflagged readings passing it are within target."""
+    risky = sorted((o.raw for o in obs if not o.right and not o.flagged_otherwise), reverse=True)
+    allowed = int(target * len(obs))
+    if len(risky) <= allowed:
+        return 0.0
+    # Everything at or below the (allowed+1)-th highest wrong score must be flagged.
+    return float(np.nextafter(risky[allowed], 1.0))
+
+
+def fit(obs: list[Obs], target: float) -> dict[str, dict]:
+    by_kind: dict[str, list[Obs]] = defaultdict(list)
+    for o in obs:
+        by_kind[o.kind].append(o)
+    out = {}
+    for kind, items in by_kind.items():
+        raw = np.array([o.raw for o in items])
+        right = np.array([o.right for o in items])
+        xs, ys = isotonic(raw, right)
+        out[kind] = {"raw": xs, "right": ys, "threshold": round(choose_threshold(items, target), 6),
+                     "n": len(items), "accuracy": round(float(right.mean()), 4)}
+    return out
+
+
+def evaluate(obs: list[Obs], record_level: dict[int, bool], kinds: dict[str, dict]) -> tuple[float, float]:
+    """(share straight through, share with an unflagged wrong value) under these thresholds."""
+    flagged, unflagged_wrong = defaultdict(bool), defaultdict(bool)
+    for o in obs:
+        f = o.flagged_otherwise or o.raw < kinds[o.kind]["threshold"]
+        flagged[o.record] |= f
+        unflagged_wrong[o.record] |= (not o.right) and not f
+    n = len(record_level)
+    straight = sum(1 for r in record_level if not flagged[r] and not record_level[r]) / n
+    wrong = sum(1 for r in record_level if unflagged_wrong[r]) / n
+    return straight, wrong
+
+
+def plot(points: list[tuple[float, float, float]], chosen: tuple[float, float], path: Path) -> None:
+    """A small line chart drawn with OpenCV (no plotting library needed)."""
+    w, h, m = 760, 520, 70
+    img = np.full((h, w, 3), 255, np.uint8)
+    max_x = max(0.05, max(p[2] for p in points) * 1.1)
+
+    def xy(straight, wrong):
+        return int(m + wrong / max_x * (w - 2 * m)), int(h - m - straight * (h - 2 * m))
+
+    cv2.rectangle(img, (m, m), (w - m, h - m), (0, 0, 0), 1)
+    for i in range(0, 11, 2):
+        y = int(h - m - i / 10 * (h - 2 * m))
+        cv2.putText(img, f"{i * 10}%", (m - 45, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        x = int(m + i / 10 * (w - 2 * m))
+        cv2.putText(img, f"{max_x * i / 10:.1%}", (x - 18, h - m + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    pts = sorted(points, key=lambda p: p[2])
+    for a, b in zip(pts, pts[1:]):
+        cv2.line(img, xy(a[1], a[2]), xy(b[1], b[2]), (200, 80, 0), 2, cv2.LINE_AA)
+    for p in pts:
+        cv2.circle(img, xy(p[1], p[2]), 3, (200, 80, 0), -1)
+    cv2.circle(img, xy(*chosen), 7, (0, 0, 220), 2)
+    cv2.putText(img, "records straight through (y) vs records with an unflagged wrong value (x)", (m, 40),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "held-out half of the validation set; red ring = shipped thresholds", (m, 58),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=160)
+    ap.add_argument("--seed", type=int, default=31337)
+    ap.add_argument("--target", type=float, default=0.001, help="allowed share of unflagged wrong readings per field kind")
+    ap.add_argument("--out", type=Path, default=REPO / "intake" / "models" / "calibration.json")
+    ap.add_argument("--plot", type=Path, default=REPO / "docs" / "tradeoff.png")
+    args = ap.parse_args(argv)
+    import samplegen
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = samplegen.generate(tmp, args.count, args.seed, writers="test")
+        obs, record_level = collect(Path(tmp), rows)
+    print(f"read {len(record_level)} validation records in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+    # Trade-off curve, honestly: thresholds fitted on one half, measured on the other.
+    half = {r for r in record_level if r % 2 == 0}
+    fit_obs = [o for o in obs if o.record in half]
+    eval_obs = [o for o in obs if o.record not in half]
+    eval_records = {r: v for r, v in record_level.items() if r not in half}
+    points = []
+    for target in (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
+        kinds = fit(fit_obs, target)
+        straight, wrong = evaluate(eval_obs, eval_records, kinds)
+        points.append((target, straight, wrong))
+        print(f"target {target:<7} straight through {straight:6.1%}  unflagged wrong records {wrong:6.1%}", file=sys.stderr)
+    chosen_kinds = fit(fit_obs, args.target)
+    chosen = evaluate(eval_obs, eval_records, chosen_kinds)
+    plot(points, chosen, args.plot)
+
+    kinds = fit(obs, args.target)
+    straight, wrong = evaluate(obs, record_level, kinds)
+    data = {"fitted_on": {"generator_seed": args.seed, "faxes": args.count, "records": len(record_level), "writers": "test"},
+            "target_unflagged_wrong_per_kind": args.target,
+            "validation": {"straight_through": round(straight, 4), "records_with_unflagged_wrong": round(wrong, 4),
+                           "held_out_half": {"straight_through": round(chosen[0], 4), "records_with_unflagged_wrong": round(chosen[1], 4)}},
+            "kinds": kinds}
+    args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    for kind, k in kinds.items():
+        print(f"{kind:15s} n={k['n']:5d} accuracy {k['accuracy']:.3f} threshold {k['threshold']:.4f}", file=sys.stderr)
+    print(f"wrote {args.out} and {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
