@@ -98,7 +98,8 @@ class WeekdayField(_FieldBase):
 class OptionChoice(_Strict):
     value: bool | str
     text: str
-    box: PtBox
+    box: PtBox  # the part of the cell that belongs to this option
+    word: PtBox  # the printed word itself, which a circle goes around
 
 
 class OptionPairField(_FieldBase):

@@ -165,8 +165,10 @@ def build(pdf_path: Path) -> dict:
                 "key": f"notify.{key}.{who}", "kind": "option_pair", "label": f"{row_label}{'お客様' if who == 'customer' else '販売担当者'}連絡",
                 "box": box(opt_cell[0] + PAD, opt_cell[1] + PAD, opt_cell[2] - PAD, opt_cell[3] - PAD),
                 "options": [
-                    {"value": True, "text": "要", "box": box(opt_cell[0] + PAD, opt_cell[1] + PAD, mid, opt_cell[3] - PAD)},
-                    {"value": False, "text": "不要", "box": box(mid, opt_cell[1] + PAD, opt_cell[2] - PAD, opt_cell[3] - PAD)},
+                    {"value": True, "text": "要", "box": box(opt_cell[0] + PAD, opt_cell[1] + PAD, mid, opt_cell[3] - PAD),
+                     "word": box(*yo[1:])},
+                    {"value": False, "text": "不要", "box": box(mid, opt_cell[1] + PAD, opt_cell[2] - PAD, opt_cell[3] - PAD),
+                     "word": box(*fuyo[1:])},
                 ],
             })
             rules.append({"rule": "required", "fields": [f"notify.{key}.{who}"], "message": "circle 要 or 不要"})

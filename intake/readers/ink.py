@@ -41,8 +41,9 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) 
     """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad``), and the box actually used."""
     b = clamp(box, aligned.image.shape, pad)
     ink = b.crop(aligned.image) < INK_THRESHOLD
-    ink &= ~b.crop(print_mask(template))
-    return remove_streaks(remove_specks(ink.astype(np.uint8))), b
+    printed = b.crop(print_mask(template))
+    ink &= ~printed
+    return remove_streaks(remove_specks(ink.astype(np.uint8)), printed), b
 
 
 def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarray:
@@ -68,17 +69,20 @@ def _streak_runs(coverage: np.ndarray, min_cover: float) -> list[tuple[int, int]
     return runs
 
 
-def remove_streaks(mask: np.ndarray, min_cover: float = 0.85) -> np.ndarray:
+def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85) -> np.ndarray:
     """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken.
 
     A pen stroke (even a tall 1) almost never covers a narrow band from edge to edge of a field box.
+    Where the streak crosses printed words it was subtracted with the print, so ``printed`` pixels
+    count as covered.
     """
     out = mask
+    seen = mask if printed is None else (mask | printed.astype(np.uint8))
     h, w = mask.shape
     for axis, length in ((0, h), (1, w)):
         coverage = mask.mean(axis=axis)
         for a, b in _streak_runs(coverage, min_cover):
-            band = mask[:, a:b] if axis == 0 else mask[a:b, :]
+            band = seen[:, a:b] if axis == 0 else seen[a:b, :]
             covered = band.any(axis=1 - axis).mean()
             if covered >= min_cover:
                 if out is mask:

@@ -1,69 +1,96 @@
 """Marks: circled or ticked options (要 / 不要, フリー) and office-use stamps.
 
-Decisions are made from the ink the writer added around each printed option,
-never from OCR: a circle is a lot of added ink surrounding a word, a tick a
-little beside or over it.
+Decisions come from the ink the writer added around each printed word, never
+from OCR. A circle is ink that surrounds the word: most directions from the
+word's centre meet ink. The part of an oversized circle that spills towards the
+neighbouring word only meets it from one side, so it does not count as a mark
+there. A tick is ink on or right beside the word.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from intake.model import AlignedPage, FieldReading
+from intake.model import AlignedPage, Box, FieldReading
 from intake.readers.ink import added_ink
 from intake.template import CircledOptionField, OptionPairField, StampField, Template
 
-# Fractions of a box's area covered by added ink.
-MARK_MIN_FRACTION = 0.006  # below this the option is unmarked (speckle, a stray dot)
-CLEAR_RATIO = 3.0  # the marked option must carry this many times the ink of the other
+ANGLE_BINS = 24
+CIRCLE_COVERAGE = 0.5  # share of directions around a word that meet ink for it to count as circled
+RING = (0.75, 3.2)  # ink this far from the word's centre (in units of the inflated word half-size) can be a circle
+NEAR = 1.15  # ink within this distance is on or beside the word: a tick
+TICK_MIN_PX = 12  # at 200 dpi; measured: unmarked words get <= 5 px, the faintest tick ~19
+WORD_MARGIN_PX = 4
 STAMP_MIN_FRACTION = 0.02
 
 
-def _ink_fraction(mask: np.ndarray) -> float:
-    return float(mask.sum()) / max(1, mask.size)
+def _word_geometry(template: Template, word, origin: Box) -> tuple[float, float, float, float]:
+    """Centre (in crop coordinates) and inflated half-sizes of a printed word."""
+    b = template.px(word)
+    cx, cy = (b.x0 + b.x1) / 2 - origin.x0, (b.y0 + b.y1) / 2 - origin.y0
+    return cx, cy, b.width / 2 + WORD_MARGIN_PX, b.height / 2 + WORD_MARGIN_PX
+
+
+def _polar(mask: np.ndarray, geom) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised distance and angle of every ink pixel from a word's centre."""
+    ys, xs = np.nonzero(mask)
+    cx, cy, rx, ry = geom
+    dx, dy = (xs - cx) / rx, (ys - cy) / ry
+    return np.hypot(dx, dy), np.arctan2(dy, dx)
+
+
+def _evidence(dist: np.ndarray, angle: np.ndarray) -> tuple[float, int]:
+    """(share of directions around the word that meet ink, ink pixels on or beside the word)."""
+    ring = (dist >= RING[0]) & (dist <= RING[1])
+    bins = np.floor((angle[ring] + np.pi) / (2 * np.pi) * ANGLE_BINS).astype(int) % ANGLE_BINS
+    counts = np.bincount(bins, minlength=ANGLE_BINS)
+    coverage = float((counts >= 2).sum()) / ANGLE_BINS
+    return coverage, int((dist <= NEAR).sum())
+
+
+def _mark_strength(coverage: float, near: int) -> float:
+    """0 (clearly unmarked) .. 1 (clearly marked), 0.5 at the decision boundary."""
+    circle = coverage / (2 * CIRCLE_COVERAGE)
+    tick = near / (2 * TICK_MIN_PX)
+    return float(min(1.0, max(circle, tick)))
 
 
 def read_option_pair(aligned: AlignedPage, template: Template, spec: OptionPairField) -> FieldReading:
     """要 / 不要: true, false, or None (and a review reason) when neither or both are marked."""
     box = template.px(spec.box)
-    scores = []
-    for option in spec.options:
-        ob = template.px(option.box)
-        mask, _ = added_ink(aligned, template, ob)
-        # A circle drawn around one word often clips the neighbouring half near
-        # the middle dot; ink far from the boundary counts, ink near it less.
-        scores.append(_ink_fraction(mask))
-    (a, b) = scores
-    marked = [s >= MARK_MIN_FRACTION for s in scores]
-    hi, lo = max(a, b), min(a, b)
+    mask, used = added_ink(aligned, template, box)
+    geoms = [_word_geometry(template, o.word, used) for o in spec.options]
+    polar = [_polar(mask, g) for g in geoms]
+    # Each ink pixel belongs to the nearer word, so one circle is not counted twice.
+    nearer_first = polar[0][0] <= polar[1][0]
+    strengths = []
+    for i, (dist, angle) in enumerate(polar):
+        mine = nearer_first if i == 0 else ~nearer_first
+        strengths.append(_mark_strength(*_evidence(dist[mine], angle[mine])))
+    marked = [s >= 0.5 for s in strengths]
+    # Confidence: how far each option is from the boundary, for the weaker of the two decisions.
+    confidence = float(min(0.5 + abs(s - 0.5) for s in strengths))
+    if marked[0] and marked[1]:
+        return FieldReading(spec.key, None, confidence, (f"{spec.key}: both options look marked",), box)
     if not any(marked):
-        return FieldReading(spec.key, None, 0.9, (f"{spec.key}: neither option is marked",), box)
-    if lo > 0 and hi / lo < CLEAR_RATIO and all(marked):
-        return FieldReading(spec.key, None, 0.5, (f"{spec.key}: both options look marked",), box)
-    chosen = spec.options[0] if a >= b else spec.options[1]
-    ratio = hi / max(lo, 1e-4)
-    confidence = float(min(0.999, 0.5 + 0.5 * min(1.0, (ratio - 1) / (2 * CLEAR_RATIO)) * min(1.0, hi / (3 * MARK_MIN_FRACTION))))
+        return FieldReading(spec.key, None, confidence, (f"{spec.key}: neither option is marked",), box)
+    chosen = spec.options[0] if marked[0] else spec.options[1]
     return FieldReading(spec.key, chosen.value, confidence, (), box)
 
 
 def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledOptionField) -> FieldReading:
     """フリー: true when the writer circled (or ticked) the printed word."""
     box = template.px(spec.box)
-    mask, _ = added_ink(aligned, template, box)
-    frac = _ink_fraction(mask)
-    if frac >= MARK_MIN_FRACTION:
-        confidence = min(0.999, 0.6 + 0.4 * min(1.0, frac / (4 * MARK_MIN_FRACTION)))
-        return FieldReading(spec.key, True, confidence, (), box)
-    confidence = min(0.999, 0.6 + 0.4 * (1 - frac / MARK_MIN_FRACTION))
-    return FieldReading(spec.key, False, confidence, (), box)
+    mask, used = added_ink(aligned, template, box)
+    strength = _mark_strength(*_evidence(*_polar(mask, _word_geometry(template, spec.text, used))))
+    return FieldReading(spec.key, strength >= 0.5, 0.5 + abs(strength - 0.5), (), box)
 
 
 def read_stamp(aligned: AlignedPage, template: Template, spec: StampField) -> FieldReading:
     """Office-use stamp cells: true when stamped or marked."""
     box = template.px(spec.box)
     mask, _ = added_ink(aligned, template, box)
-    frac = _ink_fraction(mask)
+    frac = float(mask.sum()) / max(1, mask.size)
     stamped = frac >= STAMP_MIN_FRACTION
     margin = abs(frac - STAMP_MIN_FRACTION) / STAMP_MIN_FRACTION
-    confidence = float(min(0.999, 0.6 + 0.4 * min(1.0, margin)))
-    return FieldReading(spec.key, stamped, confidence, (), box)
+    return FieldReading(spec.key, stamped, float(min(0.999, 0.5 + 0.5 * min(1.0, margin))), (), box)
