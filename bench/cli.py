@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="benchmark accuracy and speed on freshly generated faxes", add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda args: __import__("bench.run", fromlist=["main"]).main(args.bench_args))
+    from bench.run import __doc__ as doc
+    from bench.run import add_arguments, run
+
+    p = sub.add_parser("bench", help="benchmark accuracy and speed on freshly generated faxes", description=doc)
+    add_arguments(p)
+    p.set_defaults(func=run)

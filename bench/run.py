@@ -41,7 +41,15 @@ def engine_configs() -> dict:
         e = default_engines()
         return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn)
 
-    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "tesseract-baseline": tesseract_baseline}
+    def tesseract_text() -> Engines:
+        from intake.readers.engines.tesseract import TesseractTextRecogniser
+
+        # The product's digit readers with Tesseract jpn for text and weekday, to compare text engines.
+        e = default_engines()
+        return Engines(text=TesseractTextRecogniser(lang="jpn"), digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
+
+    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only,
+            "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 
 def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates) -> Score:
@@ -94,8 +102,7 @@ def whole_page_tesseract_seconds(folder: Path, truth_rows: list[dict], limit: in
     return seconds / max(1, pages)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--count", type=int, default=200, help="faxes to generate (default 200)")
     ap.add_argument("--seed", type=int, default=424242, help="generator seed (use one you never tuned on)")
     ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
@@ -103,8 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
-    args = ap.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     import samplegen
     from intake.template import load_templates
 
@@ -113,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in configs]
     if unknown:
-        ap.error(f"unknown config(s) {unknown}")
+        print(f"bench: unknown config(s) {unknown}; choose from {', '.join(configs)}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
         started = time.perf_counter()

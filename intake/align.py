@@ -17,6 +17,9 @@ from intake.template import Template
 
 ECC_SCALE = 0.5
 LINE_TOLERANCE_PX = 3
+# The feature homography is usually already within a pixel; ECC (the slowest step) runs only
+# when the ruled lines say it is not.
+GOOD_ENOUGH_QUALITY = 0.97
 
 _LINE_MASKS: dict[tuple[str, int], np.ndarray] = {}
 
@@ -70,7 +73,7 @@ def align_to_template(page: Page, classification: Classification, template: Temp
     warped = cv2.warpPerspective(page.image, homography, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
     coarse_quality = alignment_quality(warped, template)
     quality = coarse_quality
-    if "ecc_refine" in template.preprocessing:
+    if "ecc_refine" in template.preprocessing and coarse_quality < GOOD_ENOUGH_QUALITY:
         correction = _ecc_refine(warped, template)
         if correction is not None:
             # ECC maps template coordinates to warped-page coordinates; invert to refine page->template.

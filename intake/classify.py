@@ -22,7 +22,8 @@ MATCH_DPI = 100.0
 MIN_INLIERS = 40
 MIN_INLIER_RATIO = 0.12
 BLANK_INK_RATIO = 0.002
-ORB_FEATURES = 6000
+PAGE_FEATURES = 2500
+TEMPLATE_FEATURES = 5000
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,9 @@ def _prepare(image: np.ndarray, dpi: float) -> tuple[np.ndarray, float]:
     return cv2.GaussianBlur(small, (3, 3), 0), scale
 
 
-def _features(image: np.ndarray, dpi: float) -> _Features:
+def _features(image: np.ndarray, dpi: float, count: int = PAGE_FEATURES) -> _Features:
     small, scale = _prepare(image, dpi)
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=count, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
     kps, desc = orb.detectAndCompute(small, None)
     return _Features(tuple(kps), desc if desc is not None else np.zeros((0, 32), np.uint8), scale)
 
@@ -52,7 +53,7 @@ _TEMPLATE_FEATURES: dict[tuple[str, int], _Features] = {}
 def _template_features(template: Template) -> _Features:
     key = (template.id, id(template))
     if key not in _TEMPLATE_FEATURES:
-        _TEMPLATE_FEATURES[key] = _features(template.reference, template.working_dpi)
+        _TEMPLATE_FEATURES[key] = _features(template.reference, template.working_dpi, TEMPLATE_FEATURES)
     return _TEMPLATE_FEATURES[key]
 
 
