@@ -60,15 +60,21 @@ def _split_widest(items: list[Blob], mask: np.ndarray) -> list[Blob]:
     return sorted(out, key=lambda b: b.x0)
 
 
-def segment_digits(mask: np.ndarray, expected: tuple[int, int]) -> list[Blob]:
-    """Glyph boxes of the digits in a free-space mask, left to right."""
+def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None) -> list[Blob]:
+    """Glyph boxes of the digits in a free-space mask, left to right.
+
+    Touching digits form one blob; when another reader saw more digits (``count_hint``), the
+    widest blobs are split at their thinnest column until the counts match, while any blob is
+    still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
+    """
     h = mask.shape[0]
     items = [b for b in blobs(mask) if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * h or b.area >= 60]
     items = _merge_overlapping(items)
-    # Typical digit is taller than wide; a blob much wider than tall is probably two digits.
-    while items and len(items) < expected[1]:
+    target = min(expected[1], count_hint) if count_hint else expected[1]
+    min_aspect = 1.0 if count_hint else 2.0
+    while items and len(items) < target:
         widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
-        if (widest.x1 - widest.x0) < 1.1 * (widest.y1 - widest.y0):
+        if (widest.x1 - widest.x0) < min_aspect * (widest.y1 - widest.y0):
             break
         items = _split_widest(items, mask)
     return items
@@ -146,17 +152,22 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     boxes = segment_digits(mask, expected)
     if not boxes:
         return None
+    ocr_reading = _ocr_reading(ocr, _line(mask, boxes)) if ocr is not None else None
     cnn_reading = None
     if cnn is not None:
+        if ocr_reading is not None and len(ocr_reading.text) > len(boxes):
+            boxes = segment_digits(mask, expected, count_hint=len(ocr_reading.text))
         probs = cnn.classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in boxes])
         # Leftovers at either end (a bracket's tail, a stray stroke) that the CNN calls
         # "not a digit" are dropped, as long as enough digits remain.
+        trimmed = False
         while len(boxes) > expected[0] and probs[0][REJECT] > 0.5:
-            boxes, probs = boxes[1:], probs[1:]
+            boxes, probs, trimmed = boxes[1:], probs[1:], True
         while len(boxes) > expected[0] and probs[-1][REJECT] > 0.5:
-            boxes, probs = boxes[:-1], probs[:-1]
+            boxes, probs, trimmed = boxes[:-1], probs[:-1], True
         cnn_reading = _cnn_reading(probs)
-    ocr_reading = _ocr_reading(ocr, _line(mask, boxes)) if ocr is not None else None
+        if trimmed and ocr is not None:
+            ocr_reading = _ocr_reading(ocr, _line(mask, boxes))
     return combine(cnn_reading, ocr_reading)
 
 
