@@ -13,11 +13,18 @@ import argparse
 import json
 import logging
 import sys
+import unicodedata
 from pathlib import Path
 
 from intake import __version__
 from intake.errors import ExitCode, IntakeError
 from intake.model import Record
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify for a terminal, counting full-width (Japanese) characters as two columns."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - shown)
 
 
 def _print_record(record: Record, out) -> None:
@@ -28,7 +35,7 @@ def _print_record(record: Record, out) -> None:
     for key, f in record.fields.items():
         flag = "  <- review" if f.review else ""
         value = "—" if f.value is None else f.value
-        print(f"   {key:<{width}}  {value!s:<24} {f.confidence:5.2f}{flag}", file=out)
+        print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:5.2f}{flag}", file=out)
     reasons = record.review_reasons()
     if reasons:
         print("   reasons:", file=out)
