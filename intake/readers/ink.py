@@ -2,7 +2,10 @@
 
 Everything the readers decide starts here: the aligned page minus the
 template's own print (dilated a little, since alignment is never perfect),
-without fax speckle.
+without fax speckle or scanner streaks. A fax is not a rigid sheet: lost or
+repeated scan lines and paper slip shift parts of the page by a few pixels that
+no single homography captures, so each box is first re-registered locally
+against the print around it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from intake.template import Template
 INK_THRESHOLD = 150
 PRINT_DILATE_PX = 2
 MIN_COMPONENT_PX = 8  # speckle at 200 dpi is a few pixels; the smallest pen dot is bigger
+LOCAL_SEARCH_PX = 6  # how far a box may have drifted from the global alignment
+CONTEXT_PX = 18  # print around a box (its ruled lines, neighbouring words) used to find the drift
 
 _PRINT_MASKS: dict[tuple[str, int], np.ndarray] = {}
 
@@ -37,10 +42,38 @@ def clamp(box: Box, shape: tuple[int, int], pad: int = 0) -> Box:
     return Box(max(0, box.x0 - pad), max(0, box.y0 - pad), min(w, box.x1 + pad), min(h, box.y1 + pad))
 
 
+def crop_padded(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, fill: int = 255) -> np.ndarray:
+    """image[y0:y1, x0:x1], padded with ``fill`` where the box leaves the image."""
+    h, w = image.shape[:2]
+    out = np.full((y1 - y0, x1 - x0), fill, dtype=image.dtype)
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
+def local_offset(aligned: AlignedPage, template: Template, box: Box) -> tuple[int, int]:
+    """(dx, dy): where the print around ``box`` really is on the aligned page, relative to the template."""
+    ctx = clamp(box, template.reference.shape, CONTEXT_PX)
+    ref = ctx.crop(template.reference)
+    if np.count_nonzero(ref < 128) < 0.01 * ref.size:
+        return 0, 0  # nothing printed nearby to register on
+    r = LOCAL_SEARCH_PX
+    page = crop_padded(aligned.image, ctx.x0 - r, ctx.y0 - r, ctx.x1 + r, ctx.y1 + r)
+    # Blur both so that a one-pixel jagged fax edge does not decide the match.
+    ref_f = cv2.GaussianBlur(255 - ref, (5, 5), 0).astype(np.float32)
+    page_f = cv2.GaussianBlur(255 - page, (5, 5), 0).astype(np.float32)
+    scores = cv2.matchTemplate(page_f, ref_f, cv2.TM_CCORR_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    return x - r, y - r
+
+
 def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) -> tuple[np.ndarray, Box]:
-    """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad``), and the box actually used."""
+    """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad``), and the box actually used
+    (in template coordinates; the page was read where the box's surroundings really are)."""
     b = clamp(box, aligned.image.shape, pad)
-    ink = b.crop(aligned.image) < INK_THRESHOLD
+    dx, dy = local_offset(aligned, template, b)
+    ink = crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD
     printed = b.crop(print_mask(template))
     ink &= ~printed
     return remove_streaks(remove_specks(ink.astype(np.uint8)), printed), b
