@@ -5,7 +5,9 @@ The mapping and thresholds live in ``intake/models/calibration.json``, fitted by
 ``training/calibrate.py`` on a generated validation set (never the benchmark set):
 per field kind, an isotonic (monotone) curve from raw score to the share of
 readings that were right, and the lowest raw score at which the wrong readings
-that would pass stay below the target rate.
+that would pass stay below the target rate. A field read as blank has a score of
+a different nature (how sure we are that nothing is written), so blanks are
+calibrated apart, as ``<kind>:blank``.
 """
 
 from __future__ import annotations
@@ -65,12 +67,17 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     return Calibration(kinds, source)
 
 
+def calibration_key(kind: str, value) -> str:
+    """Which calibration a reading uses: its field kind, or ``<kind>:blank`` when read as blank."""
+    return f"{kind}:blank" if value is None else kind
+
+
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
     """Calibrated confidences, and a review reason on every value read below its kind's threshold."""
     out = {}
     for spec in template.fields:
         reading = readings[spec.key]
-        cal = calibration.for_kind(spec.kind)
+        cal = calibration.for_kind(calibration_key(spec.kind, reading.value))
         if cal is None:
             out[spec.key] = reading
             continue

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.score import GROUPS, normalise_text  # noqa: E402
-from intake.confidence import Calibration  # noqa: E402
+from intake.confidence import Calibration, calibration_key  # noqa: E402
 from intake.pipeline import Pipeline  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def collect(folder: Path, rows: list[dict]) -> tuple[list[Obs], dict[int, bool]]
                     right = normalise_text(f.value) == normalise_text(want[key])
                 else:
                     right = f.value == want[key]
-                obs.append(Obs(n, kind, float(f.confidence), right, f.review))
+                obs.append(Obs(n, calibration_key(kind, f.value), float(f.confidence), right, f.review))
             n += 1
     return obs, record_level
 
