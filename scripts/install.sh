@@ -17,6 +17,9 @@ if [ "$need_apt" = 1 ]; then
   apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-jpn poppler-utils >/dev/null
 fi
 
+# Debian's own Python marks its site-packages as externally managed (PEP 668);
+# this machine-wide install as root is what the set-up asks for.
+export PIP_BREAK_SYSTEM_PACKAGES=1
 extra=""
 [ "${1:-}" = "--test" ] && extra="[test]"
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".${extra}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -73,3 +74,12 @@ def test_a_wrong_homography_is_flagged_not_read(template, filled_form):
     aligned = align_to_template(page, bad, template.model_copy(update={"preprocessing": ["feature_homography"]}))
     assert not aligned.ok
     assert aligned.reasons and aligned.reasons[0].startswith("alignment_failed")
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_sideways_pages_are_found_and_aligned(template, filled_form, turn):
+    page = _faxed(filled_form, 6, "fine")
+    sideways = Page(cv2.rotate(page.image, turn), page.dpi, SRC)
+    c = classify_page(sideways, [template])
+    assert c.form == template.id and c.rotation in (90, 270)
+    assert align_to_template(sideways, c, template).quality > 0.9
