@@ -14,7 +14,7 @@ import unicodedata
 
 from typing import Annotated, Any, Callable, Optional
 
-from pydantic import AfterValidator, ValidationError, create_model
+from pydantic import AfterValidator, Field, ValidationError, create_model
 
 from intake.model import FieldReading
 from intake.template import Template
@@ -106,15 +106,10 @@ def values_model(template: Template):
     if id(template) not in _MODELS:
         attrs = {}
         for i, spec in enumerate(template.fields):
-            attrs[f"f{i}"] = (Optional[_value_type(spec)], _field_default(spec.key))
+            # Field keys contain dots, so attributes are f0, f1, ... with the key as alias.
+            attrs[f"f{i}"] = (Optional[_value_type(spec)], Field(default=None, alias=spec.key))
         _MODELS[id(template)] = create_model(f"{template.id}_values", **attrs)  # type: ignore[call-overload]
     return _MODELS[id(template)]
-
-
-def _field_default(key: str):
-    from pydantic import Field
-
-    return Field(default=None, alias=key)
 
 
 # -- cross-field rules -----------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
 from intake.readers.digits import NumberReading, read_comb_digits, read_parts
@@ -19,7 +19,6 @@ class Engines:
     text: TextRecogniser
     digits_ocr: TextRecogniser | None = None
     digits_cnn: DigitClassifier | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def default_engines() -> Engines:
