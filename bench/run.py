@@ -10,6 +10,7 @@ about reading, not plumbing.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import tempfile
@@ -62,7 +63,7 @@ def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pi
         kinds = {p["page"]: p["kind"] for p in row["pages"]}
         started = time.perf_counter()
         try:
-            result = pipeline.process_file(path)
+            result = pipeline.process_file(path, received=dt.date.fromisoformat(row["received"]))
         except IntakeError as exc:
             score.unreadable_files += 1
             score.missing_records += len(truth_by_page)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -43,6 +44,13 @@ def _print_record(record: Record, out) -> None:
             print(f"     - {r}", file=out)
 
 
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date as YYYY-MM-DD: {text!r}") from None
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from intake.pipeline import Pipeline
 
@@ -50,7 +58,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     exit_code = ExitCode.ok
     for path in args.files:
         try:
-            result = pipeline.process_file(path)
+            result = pipeline.process_file(path, received=args.received)
         except IntakeError as exc:
             print(f"intake: error: {exc} [{exc.reason}]", file=sys.stderr)
             exit_code = max(exit_code, exc.exit_code)
@@ -105,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="read fax files and print one record per form page")
     scan.add_argument("files", nargs="+", help="TIFF, PDF, PNG or JPEG fax files")
     scan.add_argument("--json", action="store_true", help="print JSON Lines on stdout (one object per form page)")
+    scan.add_argument("--received", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                      help="day the fax arrived (default: the file's modification day); two-digit years are read near it")
     scan.set_defaults(func=cmd_scan)
 
     tmpl = sub.add_parser("template", help="inspect form templates")

@@ -6,6 +6,7 @@ plain function over the typed objects in ``intake.model``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -59,10 +60,16 @@ class Pipeline:
             self._engines = default_engines()
         return self._engines
 
-    def process_file(self, path: str | Path) -> FileResult:
-        """Read every page of one fax file. Raises an ``IntakeError`` if the file cannot be read at all."""
+    def process_file(self, path: str | Path, received: dt.date | None = None) -> FileResult:
+        """Read every page of one fax file. Raises an ``IntakeError`` if the file cannot be read at all.
+
+        ``received`` is the day the fax arrived; by default the file's modification day.
+        Handwritten two-digit years are read as near it (the template's year_window).
+        """
         started = time.perf_counter()
         pages = load_pages(path)
+        if received is None:
+            received = dt.date.fromtimestamp(Path(path).stat().st_mtime)
         result = FileResult(str(path), pages[0].source.sha256, pages=len(pages))
         for page in pages:
             c = classify_page(page, self.templates)
@@ -71,18 +78,18 @@ class Pipeline:
                 continue
             template = self._by_id[c.form]
             aligned = align_to_template(page, c, template)
-            result.records.append(self.read_aligned(aligned, template))
+            result.records.append(self.read_aligned(aligned, template, received))
         result.seconds = time.perf_counter() - started
         log.info("file %s: %d page(s), %d record(s), %.2fs", result.sha256[:12], len(pages), len(result.records), result.seconds)
         return result
 
-    def read_aligned(self, aligned: AlignedPage, template: Template) -> Record:
+    def read_aligned(self, aligned: AlignedPage, template: Template, received: dt.date | None = None) -> Record:
         """Read and validate one aligned form page into a Record (flagged if alignment was poor)."""
         if not aligned.ok:
             # Never present readings from a page we could not register: every field is unknown.
             fields = {f.key: FieldReading(f.key, None, 0.0, (f"{f.key}: not read (alignment failed)",)) for f in template.fields}
             return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
-        readings = read_fields(aligned, template, self.engines)
+        readings = read_fields(aligned, template, self.engines, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}

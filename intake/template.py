@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -80,13 +81,40 @@ class PartsField(_FieldBase):
     # Digits allowed in each part, e.g. {"year": [2, 2], "month": [1, 2]}.
     digits: dict[str, tuple[int, int]]
     year_prefix: str = ""
+    # What a part may be, as a regular expression over its digits, e.g. {"month": "0?[1-9]|1[0-2]"}.
+    # Readers choose the most likely reading that fits (see readers/digits.py).
+    patterns: dict[str, str] = {}
+    # A two-digit year must lie within these years of the year the fax was received.
+    year_window: tuple[int, int] | None = None
 
     @model_validator(mode="after")
     def _parts_known(self) -> "PartsField":
         needed = {"date": {"year", "month", "day"}, "time": {"hour", "minute"}, "phone": {"area", "local", "line"}}[self.kind]
         if set(self.parts) != needed or set(self.digits) != needed:
             raise ValueError(f"{self.key}: a {self.kind} field needs parts {sorted(needed)}")
+        if not set(self.patterns) <= needed:
+            raise ValueError(f"{self.key}: patterns for unknown parts {sorted(set(self.patterns) - needed)}")
+        for name, rx in self.patterns.items():
+            try:
+                re.compile(rx)
+            except re.error as exc:
+                raise ValueError(f"{self.key}: pattern for {name} is not a regular expression ({exc})") from None
+        if self.year_window is not None and self.kind != "date":
+            raise ValueError(f"{self.key}: year_window applies to dates only")
         return self
+
+    def part_allows(self, name: str, text: str, received_year: int | None = None) -> bool:
+        """Whether ``text`` is a possible value of part ``name`` (pattern, and the year window)."""
+        rx = self.patterns.get(name)
+        if rx is not None and not re.fullmatch(rx, text):
+            return False
+        if name == "year" and self.year_window is not None and received_year is not None:
+            if not text.isdigit():
+                return False
+            year = int(self.year_prefix + text) if self.year_prefix else int(text)
+            lo, hi = self.year_window
+            return received_year + lo <= year <= received_year + hi
+        return True
 
 
 class WeekdayField(_FieldBase):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -34,7 +36,8 @@ def read_forms(template: Template, engines):
         square, sq_dpi = to_square_pixels(faxed, dpi)
         page = Page(square, sq_dpi, SourceRef(f"gen{i}", 1, "0" * 64), dpi)
         aligned = align_to_template(page, classify_page(page, [template]), template)
-        out.append((values.truth, read_fields(aligned, template, engines), aligned))
+        received = dt.date.fromisoformat(values.truth["sent_date"])
+        out.append((values.truth, read_fields(aligned, template, engines, received), aligned))
     return out
 
 

@@ -81,7 +81,9 @@ def date_fields(page, cell, key, prefix_word):
         "day": between(page, cell, "月", "日"),
     }
     return {"key": key, "kind": "date", "parts": parts, "year_prefix": "20",
-            "digits": {"year": [2, 2], "month": [1, 2], "day": [1, 2]}}
+            "digits": {"year": [2, 2], "month": [1, 2], "day": [1, 2]},
+            "patterns": {"month": "0?[1-9]|1[0-2]", "day": "0?[1-9]|[12][0-9]|3[01]"},
+            "year_window": [-1, 1]}
 
 
 def build(pdf_path: Path) -> dict:
@@ -136,7 +138,8 @@ def build(pdf_path: Path) -> dict:
                        "box": between(pg, cell, "(", ")"), "allowed": list("月火水木金土日")})
         fields.append({"key": f"{key}.time", "kind": "time", "label": f"{label}時刻",
                        "parts": {"hour": between(pg, cell, ")", "時"), "minute": between(pg, cell, "時", "分")},
-                       "digits": {"hour": [1, 2], "minute": [1, 2]}})
+                       "digits": {"hour": [1, 2], "minute": [1, 2]},
+                       "patterns": {"hour": "0?[0-9]|1[0-9]|2[0-3]", "minute": "[0-5]?[0-9]"}})
         fw = pg.word(free_cell, "フリー")
         fields.append({"key": f"{key}.free", "kind": "circled_option", "label": f"{label}フリー",
                        "box": box(free_cell[0] + PAD, free_cell[1] + PAD, free_cell[2] - PAD, free_cell[3] - PAD),
@@ -185,7 +188,9 @@ def build(pdf_path: Path) -> dict:
         fields.append({"key": f"{key}.phone", "kind": "phone", "label": "電話番号",
                        "parts": {"area": between(pg, cell, "(", ")"), "local": between(pg, cell, ")", "-"),
                                  "line": box(pg.word(cell, "-")[3] + PAD, cell[1] + PAD, cell[2] - PAD, cell[3] - PAD)},
-                       "digits": {"area": [2, 5], "local": [1, 4], "line": [3, 4]}})
+                       "digits": {"area": [2, 5], "local": [1, 4], "line": [3, 4]},
+                       # Japanese area codes start with 0 and local numbers never do.
+                       "patterns": {"area": "0[0-9]+", "local": "[1-9][0-9]*"}})
     rules.append({"rule": "required", "fields": ["customer_contact.phone"], "message": "the customer's phone number is missing"})
 
     # 通信欄: the big box under its label.

@@ -11,6 +11,7 @@ chosen here and measured there.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def collect(folder: Path, rows: list[dict]) -> tuple[list[Obs], dict[int, bool]]
     n = 0
     for row in rows:
         truth = {r["page"]: r["fields"] for r in row["records"]}
-        for rec in pipeline.process_file(folder / row["file"]).records:
+        for rec in pipeline.process_file(folder / row["file"], received=dt.date.fromisoformat(row["received"])).records:
             want = truth.get(rec.source.page)
             if want is None:
                 continue

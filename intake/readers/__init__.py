@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
@@ -60,15 +61,20 @@ def _format_parts(spec: PartsField, parts: dict[str, NumberReading | None]) -> t
     return value, confidence, reasons
 
 
-def read_fields(aligned: AlignedPage, template: Template, engines: Engines) -> dict[str, FieldReading]:
-    """One FieldReading per template field, in template order."""
+def read_fields(aligned: AlignedPage, template: Template, engines: Engines,
+                received: dt.date | None = None) -> dict[str, FieldReading]:
+    """One FieldReading per template field, in template order.
+
+    ``received`` is the day the fax arrived (default today): dates are read as near it.
+    """
+    received_year = (received or dt.date.today()).year
     out: dict[str, FieldReading] = {}
     for spec in template.fields:
         kind = spec.kind
         if kind == "comb_digits":
             reading = read_comb_digits(aligned, template, spec, engines.digits_cnn, engines.digits_ocr)
         elif kind in ("date", "time", "phone"):
-            parts, box = read_parts(aligned, template, spec, engines.digits_cnn, engines.digits_ocr)
+            parts, box = read_parts(aligned, template, spec, engines.digits_cnn, engines.digits_ocr, received_year)
             value, conf, reasons = _format_parts(spec, parts)
             reading = FieldReading(spec.key, value, conf, reasons, box)
         elif kind == "weekday":

@@ -7,6 +7,8 @@ reading is trusted; when they disagree the field is flagged for review.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,16 +21,60 @@ from intake.template import CombDigitsField, PartsField, Template
 DIGITS = "0123456789"
 REJECT = 10
 MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
+MIN_PIECE_AREA = 6  # px: smaller pieces are fax speckle, never part of a digit
 
 
 @dataclass(frozen=True)
 class NumberReading:
-    """A string of digits with its confidence, any reason to doubt it, and per-digit probabilities."""
+    """A string of digits with its confidence, any reason to doubt it, and per-digit probabilities.
+
+    ``as_written`` is False when the reader's own best guess was not a possible value of the
+    part (a month of 13) and ``text`` is the most likely possible reading instead.
+    """
 
     text: str
     confidence: float
     reasons: tuple[str, ...] = ()
     probs: tuple[np.ndarray, ...] = ()
+    as_written: bool = True
+
+
+Allows = Callable[[str], bool]
+
+
+def best_allowed(probs: Sequence[np.ndarray], allows: Allows | None, top: int = 4) -> tuple[str, float] | None:
+    """The most probable digit string that ``allows`` accepts, and its share of all accepted strings.
+
+    The digits are taken as independent (each ``probs[i]`` a distribution over 0-9); only the
+    ``top`` likeliest digits of each position are considered, which keeps the search small.
+    """
+    if allows is None:
+        text = "".join(DIGITS[int(np.argmax(p))] for p in probs)
+        return text, float(np.prod([p.max() for p in probs]))
+    choices = [np.argsort(p)[::-1][:top] for p in probs]
+    best, best_p, total = None, 0.0, 0.0
+    for combo in itertools.product(*choices):
+        text = "".join(DIGITS[int(d)] for d in combo)
+        if not allows(text):
+            continue
+        p = float(np.prod([probs[i][d] for i, d in enumerate(combo)]))
+        total += p
+        if p > best_p:
+            best, best_p = text, p
+    if best is None or total <= 0:
+        return None
+    return best, best_p / total
+
+
+def fit_to_part(reading: NumberReading | None, allows: Allows | None) -> NumberReading | None:
+    """The reader's most likely possible value: its own guess if possible, else the best that is."""
+    if reading is None or allows is None or not reading.text or allows(reading.text) or not reading.probs:
+        return reading
+    found = best_allowed(reading.probs, allows)
+    if found is None:
+        return reading
+    text, share = found
+    return NumberReading(text, share, reading.reasons, reading.probs, as_written=False)
 
 
 def _merge_overlapping(items: list[Blob]) -> list[Blob]:
@@ -68,8 +114,10 @@ def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int 
     still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
     """
     h = mask.shape[0]
-    items = [b for b in blobs(mask) if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * h or b.area >= 60]
-    items = _merge_overlapping(items)
+    # Pieces are joined before small ones are dropped: a faint digit broken by the fax into
+    # short strokes is tall enough once its pieces are put back together.
+    items = _merge_overlapping([b for b in blobs(mask) if b.area >= MIN_PIECE_AREA])
+    items = [b for b in items if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * h or b.area >= 60]
     target = min(expected[1], count_hint) if count_hint else expected[1]
     min_aspect = 1.0 if count_hint else 2.0
     while items and len(items) < target:
@@ -110,32 +158,42 @@ def _ocr_reading(ocr: TextRecogniser, line: np.ndarray) -> NumberReading:
     return NumberReading(text, conf)
 
 
-def combine(cnn: NumberReading | None, ocr: NumberReading | None) -> NumberReading:
+def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows | None = None) -> NumberReading:
     """One reading from two independent readers.
 
-    Where both give per-digit probabilities for the same number of digits, each digit is the
-    product of the two opinions (a product of experts); any digit on which their own best
-    guesses differ flags the field, as does a different number of digits.
+    Where both give per-digit probabilities for the same number of digits, the digits are
+    weighed by the product of the two opinions (a product of experts) and the confidence is
+    the share of that joint belief held by the reported string among all possible strings. If
+    the readers' own best possible readings differ, or their lengths differ, the field is
+    flagged. A reading neither reader saw as written (both guesses impossible) is flagged too.
     """
     if cnn is None and ocr is None:
         return NumberReading("", 0.0, ("no reader available",))
     if cnn is None or ocr is None:
-        return cnn or ocr
+        return _doubt_if_rewritten(cnn or ocr)
     if len(cnn.text) == len(ocr.text) and cnn.probs and ocr.probs:
-        joint = [_normalised(a * b) for a, b in zip(cnn.probs, ocr.probs)]
-        text = "".join(DIGITS[int(np.argmax(q))] for q in joint)
-        confidence = float(min(q.max() for q in joint))
-        confidence = min(confidence, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence))
+        joint = tuple(_normalised(a * b) for a, b in zip(cnn.probs, ocr.probs))
+        found = best_allowed(joint, allows) or best_allowed(joint, None)
+        text, share = found
         if cnn.text == ocr.text:
-            return NumberReading(text, confidence, cnn.reasons, tuple(joint))
-        # On disagreement the OCR engine's reading is reported (it is the more accurate alone,
-        # measured by the benchmark's cnn-only and ppocr-only columns), and the field is flagged.
-        return NumberReading(ocr.text, confidence * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), tuple(joint))
+            agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
+                                   as_written=cnn.as_written or ocr.as_written)
+            return _doubt_if_rewritten(agreed)
+        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), joint)
     if cnn.text == ocr.text:
-        return NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons)
+        return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
+                                                 as_written=cnn.as_written or ocr.as_written))
     best = ocr if ocr.confidence >= cnn.confidence else cnn
     return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
                          (f"readers disagree ({cnn.text or '∅'} vs {ocr.text or '∅'})",))
+
+
+def _doubt_if_rewritten(reading: NumberReading) -> NumberReading:
+    if reading.as_written:
+        return reading
+    return NumberReading(reading.text, reading.confidence * 0.5,
+                         reading.reasons + (f"no reader saw a possible value as written; best guess {reading.text}",),
+                         reading.probs, as_written=False)
 
 
 def _line(mask: np.ndarray, boxes: list[Blob], margin: int = 6) -> np.ndarray:
@@ -145,8 +203,12 @@ def _line(mask: np.ndarray, boxes: list[Blob], margin: int = 6) -> np.ndarray:
 
 
 def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifier | None,
-                ocr: TextRecogniser | None) -> NumberReading | None:
-    """A free-space number, or None when nothing is written."""
+                ocr: TextRecogniser | None, allows: Allows | None = None) -> NumberReading | None:
+    """A free-space number, or None when nothing is written.
+
+    ``allows`` says which strings are possible (a month of 1-12): each reader's reading is
+    the likeliest possible one, as a keyer reads an unclear digit in the light of what fits.
+    """
     if mask.sum() == 0:
         return None
     boxes = segment_digits(mask, expected)
@@ -160,15 +222,24 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
         probs = cnn.classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in boxes])
         # Leftovers at either end (a bracket's tail, a stray stroke) that the CNN calls
         # "not a digit" are dropped, as long as enough digits remain.
-        trimmed = False
+        dropped: list[Blob] = []
         while len(boxes) > expected[0] and probs[0][REJECT] > 0.5:
-            boxes, probs, trimmed = boxes[1:], probs[1:], True
+            dropped.append(boxes[0])
+            boxes, probs = boxes[1:], probs[1:]
         while len(boxes) > expected[0] and probs[-1][REJECT] > 0.5:
-            boxes, probs, trimmed = boxes[:-1], probs[:-1], True
+            dropped.append(boxes[-1])
+            boxes, probs = boxes[:-1], probs[:-1]
         cnn_reading = _cnn_reading(probs)
-        if trimmed and ocr is not None:
+        if dropped and ocr is not None:
             ocr_reading = _ocr_reading(ocr, _line(mask, boxes))
-    return combine(cnn_reading, ocr_reading)
+        # A dropped mark with as much ink as a digit may be a digit written oddly (a 1 laid
+        # almost flat): both readers would then agree on a number that is one digit short.
+        kept_area = float(np.median([b.area for b in boxes]))
+        if any(b.area >= 0.4 * kept_area for b in dropped):
+            cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence,
+                                        cnn_reading.reasons + ("a mark beside the number was left out",),
+                                        cnn_reading.probs, cnn_reading.as_written)
+    return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
 def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsField,
@@ -215,13 +286,17 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     return FieldReading(spec.key, value, reading.confidence, tuple(f"{spec.key}: {r}" for r in reading.reasons), region)
 
 
-def read_parts(aligned: AlignedPage, template: Template, spec: PartsField,
-               cnn: DigitClassifier | None, ocr: TextRecogniser | None) -> tuple[dict[str, NumberReading | None], Box]:
-    """Each free-space number of a date, time or phone field (None where nothing is written)."""
+def read_parts(aligned: AlignedPage, template: Template, spec: PartsField, cnn: DigitClassifier | None,
+               ocr: TextRecogniser | None, received_year: int | None = None) -> tuple[dict[str, NumberReading | None], Box]:
+    """Each free-space number of a date, time or phone field (None where nothing is written).
+
+    ``received_year`` (the year the fax arrived) bounds a two-digit year by the template's year_window.
+    """
     out: dict[str, NumberReading | None] = {}
     boxes = [template.px(b) for b in spec.parts.values()]
     whole = Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
     for name, pt_box in spec.parts.items():
         mask, _ = added_ink(aligned, template, template.px(pt_box), pad=2)
-        out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr)
+        out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr,
+                                allows=lambda text, name=name: spec.part_allows(name, text, received_year))
     return out, whole

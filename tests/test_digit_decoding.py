@@ -1,0 +1,99 @@
+"""Reading a number in the light of what it may be: constrained decoding and the two-reader combination."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.readers.digits import DIGITS, NumberReading, best_allowed, combine, fit_to_part
+
+
+def _dist(best: int, p: float) -> np.ndarray:
+    """A distribution over 0-9 with ``p`` on ``best`` and the rest spread evenly."""
+    d = np.full(10, (1.0 - p) / 9)
+    d[best] = p
+    return d
+
+
+distributions = st.lists(st.lists(st.floats(0.001, 1.0), min_size=10, max_size=10), min_size=1, max_size=3).map(
+    lambda rows: [np.array(r) / sum(r) for r in rows])
+
+
+@settings(max_examples=60, deadline=None)
+@given(distributions, st.integers(0, 99))
+def test_best_allowed_is_the_likeliest_possible_string(probs, modulus):
+    def allows(text: str) -> bool:
+        return int(text) % (modulus + 2) == 0
+
+    found = best_allowed(probs, allows, top=10)
+    candidates = ["".join(c) for c in itertools.product(DIGITS, repeat=len(probs)) if allows("".join(c))]
+    assert found is not None
+    text, share = found
+    assert allows(text)
+    score = {c: np.prod([probs[i][int(ch)] for i, ch in enumerate(c)]) for c in candidates}
+    assert score[text] >= max(score.values()) - 1e-12
+    assert abs(share - score[text] / sum(score.values())) < 1e-9
+
+
+def test_a_possible_reading_is_kept_as_written():
+    reading = NumberReading("12", 0.9, (), (_dist(1, 0.95), _dist(2, 0.9)))
+    assert fit_to_part(reading, lambda t: 1 <= int(t) <= 12) is reading
+
+
+def test_an_impossible_month_is_read_as_the_likeliest_possible_one():
+    # 13 is no month; the second digit's runner-up is 0 (a 3 and an open 0 look alike).
+    second = _dist(3, 0.7)
+    second[0] = 0.25
+    second /= second.sum()
+    reading = NumberReading("13", 0.7, (), (_dist(1, 0.95), second))
+    fitted = fit_to_part(reading, lambda t: 1 <= int(t) <= 12)
+    assert fitted.text == "10" and not fitted.as_written
+
+
+def test_readers_agreeing_only_after_rewriting_are_flagged():
+    second = _dist(3, 0.9)
+    second[2] = 0.05
+    second /= second.sum()
+    both_wrote_13 = NumberReading("13", 0.9, (), (_dist(1, 0.95), second))
+    allows = lambda t: 1 <= int(t) <= 12  # noqa: E731
+    result = combine(fit_to_part(both_wrote_13, allows), fit_to_part(both_wrote_13, allows), allows)
+    assert result.text == "12"
+    assert result.reasons, "a value neither reader saw as written must go to review"
+
+
+def test_a_reading_with_no_possible_value_nearby_is_left_as_written():
+    # Nothing possible among each digit's likeliest guesses: the validator reports the impossible value.
+    sure_13 = NumberReading("13", 0.9, (), (_dist(1, 0.95), _dist(3, 0.9)))
+    assert fit_to_part(sure_13, lambda t: 1 <= int(t) <= 12).text == "13"
+
+
+def test_one_reader_seeing_a_possible_year_settles_the_other():
+    # The CNN reads 26; PP-OCR reads the open 6 as a 1 (2021, outside the year window) but gives 6 some weight.
+    ocr_second = _dist(1, 0.8)
+    ocr_second[6] = 0.15
+    ocr_second /= ocr_second.sum()
+    cnn = NumberReading("26", 0.95, (), (_dist(2, 0.99), _dist(6, 0.95)))
+    ocr = NumberReading("21", 0.8, (), (_dist(2, 0.99), ocr_second))
+    allows = lambda t: 25 <= int(t) <= 27  # noqa: E731
+    result = combine(fit_to_part(cnn, allows), fit_to_part(ocr, allows), allows)
+    assert result.text == "26" and not result.reasons
+
+
+def test_readers_that_disagree_are_flagged():
+    cnn = NumberReading("4295", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4295"))
+    ocr = NumberReading("4296", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4296"))
+    result = combine(cnn, ocr)
+    assert any("disagree" in r for r in result.reasons)
+
+
+def test_year_window_follows_the_day_the_fax_arrived(template):
+    date = next(f for f in template.fields if f.kind == "date")
+    assert date.part_allows("year", "26", received_year=2026)
+    assert date.part_allows("year", "27", received_year=2026)
+    assert not date.part_allows("year", "21", received_year=2026)
+    assert not date.part_allows("month", "13") and date.part_allows("month", "09")
+    phone = next(f for f in template.fields if f.kind == "phone")
+    assert phone.part_allows("area", "075") and not phone.part_allows("area", "875")
