@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,7 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
         images.append(img)
         page_rows.append({"page": n, "kind": kind, "rotation": 180 if flip else 0, "dpi": list(dpi)})
     data = write(images, dpi, fmt, when)
-    row = {"format": fmt, "pages": page_rows,
+    row = {"format": fmt, "received": when.date().isoformat(), "pages": page_rows,
            "records": [{"page": kinds.index("form") + 1, "fields": truth}]}
     return data, EXTENSIONS[fmt], row
 
@@ -140,6 +141,9 @@ def generate(out_dir, count: int, seed: int, writers: str = "test", formats: lis
         data, ext, row = make_fax(seed, i, writers, formats, (overrides or {}).get(i))
         name = f"fax_{i:04d}{ext}"
         (out / name).write_bytes(data)
+        # The file looks as if it arrived when the fax was sent, as in a real inbox.
+        received = dt.datetime.fromisoformat(row["received"]).timestamp()
+        os.utime(out / name, (received, received))
         rows.append({"file": name, **row})
     with open(out / "truth.jsonl", "w", encoding="utf-8") as f:
         for r in rows:

@@ -214,7 +214,9 @@ def stamp(page, box, rng, label: str) -> None:
     cx = (bx0 + bx1) / 2 + rng.normal(0, 6)
     cy = (by0 + by1) / 2 + rng.normal(0, 6)
     r = min(bx1 - bx0, by1 - by0) * rng.uniform(0.33, 0.42)
-    tone = int(rng.integers(70, 150))  # red ink comes out grey, and varies with the fax's threshold
+    # Red ink comes out grey. It is kept dark enough to survive the fax's harshest threshold
+    # (110): a lighter stamp vanishes from the page while the truth still says "stamped".
+    tone = int(rng.integers(30, 80))
     size = int(2 * r + 12)
     m = np.zeros((size, size), np.uint8)
     c = (size // 2, size // 2)
@@ -230,7 +232,7 @@ def stamp(page, box, rng, label: str) -> None:
         gy, gx = int(c[1] + dy * r - gh / 2), int(c[0] - gw / 2)
         mf[max(gy, 0): gy + gh, max(gx, 0): gx + gw] = np.maximum(mf[max(gy, 0): gy + gh, max(gx, 0): gx + gw], g[: size - gy, : size - gx])
     mf = warp(mf, angle=rng.normal(0, 12))
-    put_centered(page, mf * rng.uniform(0.8, 1.0), cx, cy, tone)
+    put_centered(page, mf * rng.uniform(0.9, 1.0), cx, cy, tone)
 
 
 def _text_row(text: str, font: str) -> np.ndarray:
