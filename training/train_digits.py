@@ -23,7 +23,7 @@ digit cut off by a cell line). A lone vertical bar is never a reject: it is '1'.
 
 Writes intake/models/digits.onnx (input "input" [N,1,28,28] float32, output
 "logits" [N,11]) and intake/models/digits.json. Needs the ``train`` extra
-(PyTorch CPU build, plus the ``onnx`` package for export); runs in about 10 minutes on 2 cores.
+(PyTorch CPU build, plus the ``onnx`` package for export); runs in about 15 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -428,16 +428,26 @@ class RejectMaker:
 
 
 class DigitNet(nn.Module):
-    """conv32-pool-conv64-pool-conv64-pool-fc128: ~130k parameters."""
+    """(conv32 x2)-pool-(conv64 x2)-pool-conv128-pool-fc256: ~440k parameters.
+
+    Twice the depth of the first model (conv32-conv64-conv64, ~130k) for about 1.5x the
+    training time: it reads the fax-degraded validation digits markedly better.
+    """
+
+    ARCHITECTURE = "DigitNet conv32-conv32-pool-conv64-conv64-pool-conv128-pool-fc256 (BatchNorm, ReLU)"
 
     def __init__(self, n_classes: int = len(CLASSES)):
         super().__init__()
 
-        def block(cin, cout):
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
+        def conv(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
-        self.features = nn.Sequential(block(1, 32), block(32, 64), block(64, 64))  # 28 -> 14 -> 7 -> 3
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * 3 * 3, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, n_classes))
+        self.features = nn.Sequential(
+            *conv(1, 32), *conv(32, 32), nn.MaxPool2d(2),  # 28 -> 14
+            *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2),  # 14 -> 7
+            *conv(64, 128), nn.MaxPool2d(2),  # 7 -> 3
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(128 * 3 * 3, 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, n_classes))
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -488,7 +498,7 @@ def predict(model, x: np.ndarray, batch: int = 1000) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--mnist-per-epoch", type=int, default=MNIST_PER_EPOCH, help="random MNIST subset drawn each epoch")
@@ -592,7 +602,7 @@ def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
     )
     config = {
         "model": "digits.onnx",
-        "architecture": "DigitNet conv32-pool-conv64-pool-conv64-pool-fc128",
+        "architecture": DigitNet.ARCHITECTURE,
         "input_name": "input",
         "output_name": "logits",
         "input_size": [1, 28, 28],
