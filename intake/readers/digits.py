@@ -238,14 +238,32 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
         cnn_reading = _cnn_reading(probs)
         if dropped and ocr is not None:
             ocr_reading = _ocr_reading(ocr, _line(mask, boxes))
-        # A dropped mark with as much ink as a digit may be a digit written oddly (a 1 laid
-        # almost flat): both readers would then agree on a number that is one digit short.
-        kept_area = float(np.median([b.area for b in boxes]))
-        if any(b.area >= 0.4 * kept_area for b in dropped):
-            cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence,
-                                        cnn_reading.reasons + ("a mark beside the number was left out",),
+        doubts = structural_doubts(mask, boxes, expected)
+        if doubts:
+            cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence, cnn_reading.reasons + doubts,
                                         cnn_reading.probs, cnn_reading.as_written)
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
+
+
+def structural_doubts(mask: np.ndarray, boxes: list[Blob], expected: tuple[int, int]) -> tuple[str, ...]:
+    """Reasons to doubt a number whatever the readers say, because both would miss the same thing.
+
+    Ink left outside the digits that were read, as much as a quarter of a digit, may be a
+    digit the fax broke up or one written oddly (a 1 laid almost flat): both readers then
+    agree, with confidence, on a number that is a digit short. (A digit wider than tall is
+    no such sign: measured, single handwritten digits run up to twice as wide as tall.)
+    """
+    if not boxes:
+        return ()
+    out = []
+    digit_area = float(np.median([b.area for b in boxes]))
+    inside = np.zeros(mask.shape, bool)
+    for b in boxes:
+        inside[b.y0 : b.y1, b.x0 : b.x1] = True
+    left_over = [p for p in blobs(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
+    if sum(p.area for p in left_over) >= 0.25 * digit_area:
+        out.append("ink beside the number was not read as a digit")
+    return tuple(out)
 
 
 def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsField,
