@@ -36,11 +36,16 @@ def engine_configs() -> dict:
 
     def ppocr_only() -> Engines:
         e = default_engines()
-        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=None)
+        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=None, lexicon=e.lexicon)
 
     def cnn_only() -> Engines:
         e = default_engines()
-        return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn)
+        return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn, lexicon=e.lexicon)
+
+    def no_lexicon() -> Engines:
+        # The product without the Japanese lexicon: text is PP-OCR's own best reading.
+        e = default_engines()
+        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
 
     def tesseract_text() -> Engines:
         from intake.readers.engines.tesseract import TesseractTextRecogniser
@@ -49,7 +54,7 @@ def engine_configs() -> dict:
         e = default_engines()
         return Engines(text=TesseractTextRecogniser(lang="jpn"), digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
 
-    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only,
+    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
             "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from intake.model import AlignedPage, FieldReading
 from intake.readers.digits import NumberReading, read_comb_digits, read_parts
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
+from intake.readers.language import JapaneseLexicon
 from intake.readers.marks import read_circled_option, read_option_pair, read_stamp
 from intake.readers.text import read_text, read_weekday
 from intake.template import PartsField, Template
@@ -20,6 +21,7 @@ class Engines:
     text: TextRecogniser
     digits_ocr: TextRecogniser | None = None
     digits_cnn: DigitClassifier | None = None
+    lexicon: JapaneseLexicon | None = None
 
 
 def default_engines() -> Engines:
@@ -34,7 +36,7 @@ def default_engines() -> Engines:
         cnn = OnnxDigitClassifier()
     except Exception:  # noqa: BLE001 - the CNN is optional; PP-OCR still reads digits alone
         cnn = None
-    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn)
+    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon())
 
 
 def _format_parts(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[str | None, float, tuple[str, ...]]:
@@ -86,6 +88,6 @@ def read_fields(aligned: AlignedPage, template: Template, engines: Engines,
         elif kind == "stamp":
             reading = read_stamp(aligned, template, spec)
         else:
-            reading = read_text(aligned, template, spec, engines.text)
+            reading = read_text(aligned, template, spec, engines.text, engines.lexicon)
         out[spec.key] = reading
     return out

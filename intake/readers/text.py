@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 
 import cv2
@@ -10,6 +11,7 @@ import numpy as np
 from intake.model import AlignedPage, FieldReading
 from intake.readers.engines.base import TextRecogniser
 from intake.readers.ink import added_ink, blobs
+from intake.readers.language import JapaneseLexicon
 from intake.template import Template, TextField, WeekdayField
 
 
@@ -78,8 +80,59 @@ def _line_image(mask: np.ndarray, box: tuple[int, int, int, int], margin: int = 
     return cv2.GaussianBlur(np.where(sub > 0, 0, 255).astype(np.uint8), (3, 3), 0)
 
 
-def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogniser: TextRecogniser) -> FieldReading:
-    """Free text, NFKC-normalised; blank fields are None."""
+# How many lattice-cost units weigh as much as one unit of the recogniser's log-probability.
+# A misread character typically adds 5,000-10,000 to the cost of a line; at 1,500 per unit
+# a reading needs the recogniser to be e^4 (50 times) surer of it to beat a real word.
+COST_PER_LOG_PROB = 1500.0
+ALTERNATIVE_MIN_SHARE = 0.003  # a character's alternative is considered if it holds this much belief
+MAX_ALTERNATIVES = 10  # the most plausible alternatives tried, one or two at a time
+
+
+def candidate_readings(alternatives: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """The recogniser's best reading and those one or two characters away, with their log-probability."""
+    best = [a[0] for a in alternatives]
+    base_logp = sum(np.log(max(p, 1e-9)) for _, p in best)
+    options = sorted(((i, c, p) for i, alts in enumerate(alternatives) for c, p in alts[1:] if p >= ALTERNATIVE_MIN_SHARE),
+                     key=lambda o: -o[2])[:MAX_ALTERNATIVES]
+
+    def variant(changes) -> tuple[str, float]:
+        chars = [c for c, _ in best]
+        logp = base_logp
+        for i, c, p in changes:
+            chars[i] = c
+            logp += np.log(p) - np.log(max(best[i][1], 1e-9))
+        return "".join(chars), float(logp)
+
+    out = [variant(())]
+    out += [variant((o,)) for o in options]
+    out += [variant((a, b)) for a, b in itertools.combinations(options, 2) if a[0] != b[0]]
+    return out
+
+
+def read_line_with_lexicon(recogniser, lexicon: JapaneseLexicon, image: np.ndarray) -> tuple[str, float]:
+    """The likeliest reading of a line given both the recogniser and the Japanese lexicon.
+
+    Each candidate scores its log-probability under the recogniser minus its lattice cost
+    (scaled by COST_PER_LOG_PROB); the confidence is the chosen reading's share of the
+    candidates' total score, so two plausible words (斉藤/齊藤) leave it in doubt.
+    """
+    alternatives = recogniser.character_alternatives(image, JAPANESE_TEXT)
+    if not alternatives:
+        return "", 0.0
+    scored = [(text, logp - lexicon.cost(text) / COST_PER_LOG_PROB) for text, logp in candidate_readings(alternatives)]
+    top = max(score for _, score in scored)
+    weights = {text: float(np.exp(score - top)) for text, score in scored}
+    text = max(weights, key=weights.get)
+    return text, weights[text] / sum(weights.values())
+
+
+def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogniser: TextRecogniser,
+              lexicon: JapaneseLexicon | None = None) -> FieldReading:
+    """Free text, NFKC-normalised; blank fields are None.
+
+    With a ``lexicon`` (and a recogniser that gives per-character alternatives) each line is
+    read as the likeliest real Japanese; otherwise as the recogniser's own best reading.
+    """
     box = template.px(spec.box)
     mask, _ = added_ink(aligned, template, box)
     lines = _ink_lines(mask, spec.multiline)
@@ -87,7 +140,10 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
         return FieldReading(spec.key, None, 0.95, (), box)
     texts, confs = [], []
     for line in lines:
-        text, conf = recogniser.recognise(_line_image(mask, line), allowed=JAPANESE_TEXT)
+        if lexicon is not None and hasattr(recogniser, "character_alternatives"):
+            text, conf = read_line_with_lexicon(recogniser, lexicon, _line_image(mask, line))
+        else:
+            text, conf = recogniser.recognise(_line_image(mask, line), allowed=JAPANESE_TEXT)
         text = unicodedata.normalize("NFKC", text).strip()
         if text:
             texts.append(text)

@@ -110,6 +110,19 @@ class PaddleTextRecogniser:
             peaks = [frame[self._index[c]] / max(float(frame[idx].sum()), 1e-9) for c, frame in zip(text, frames)]
         return text, float(min(peaks))
 
+    def character_alternatives(self, image: np.ndarray, allowed: str, top: int = 6) -> list[list[tuple[str, float]]]:
+        """For each character read, its likeliest allowed readings with their share of the belief
+        on allowed characters, best first: [[("営", 0.61), ("常", 0.30), ...], ...]."""
+        text, _, frames = self._decode(image, allowed)
+        idx = self._allowed_ids(allowed)[1:]
+        out = []
+        for frame in frames:
+            p = frame[idx]
+            total = max(float(p.sum()), 1e-9)
+            best = np.argsort(p)[::-1][:top]
+            out.append([(self.charset[int(idx[b])], float(p[b]) / total) for b in best])
+        return out
+
     def character_distributions(self, image: np.ndarray, allowed: str) -> tuple[str, list[np.ndarray]]:
         """The constrained reading and, for each character, the probabilities over ``allowed`` at its
         peak frame (unnormalised: mass the model gives to other characters is left out)."""

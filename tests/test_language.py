@@ -1,0 +1,62 @@
+"""Reading text as a keyer does: the recogniser's alternatives weighed by the Japanese lexicon (real Janome/IPAdic)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.readers.language import JapaneseLexicon
+from intake.readers.text import candidate_readings, read_line_with_lexicon
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return JapaneseLexicon()
+
+
+@pytest.mark.parametrize("word, misread", [("営業部", "常業部"), ("経営企画室", "経営企面室"), ("高橋健太", "高橘健太"),
+                                           ("株式会社日本サービス", "株式会社日本サーピス"), ("山口ひろし", "山ロひろし")])
+def test_real_words_cost_less_than_their_misreadings(lexicon, word, misread):
+    assert lexicon.cost(word) < lexicon.cost(misread)
+
+
+class _Alternatives:
+    """A recogniser's per-character alternatives for one line, as PP-OCR reports them."""
+
+    def __init__(self, alternatives):
+        self.alternatives = alternatives
+
+    def character_alternatives(self, image, allowed):
+        return self.alternatives
+
+
+def test_the_lexicon_overrules_a_recogniser_that_prefers_a_non_word(lexicon):
+    ocr = _Alternatives([[("常", 0.6), ("営", 0.35), ("嘗", 0.05)], [("業", 0.98), ("叢", 0.02)], [("部", 0.97), ("郡", 0.03)]])
+    text, confidence = read_line_with_lexicon(ocr, lexicon, np.zeros((1, 1), np.uint8))
+    assert text == "営業部"
+    assert confidence > 0.9
+
+
+def test_two_real_readings_leave_the_line_in_doubt(lexicon):
+    # 斉藤 and 齊藤 are both real surnames: the lexicon cannot settle it, so confidence stays low.
+    ocr = _Alternatives([[("斉", 0.5), ("齊", 0.5)], [("藤", 0.99), ("籐", 0.01)]])
+    _, confidence = read_line_with_lexicon(ocr, lexicon, np.zeros((1, 1), np.uint8))
+    assert confidence < 0.9
+
+
+alternatives = st.lists(
+    st.lists(st.tuples(st.sampled_from("営常業部課室画面"), st.floats(0.001, 1.0)), min_size=1, max_size=4),
+    min_size=1, max_size=6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(alternatives)
+def test_candidates_are_the_best_reading_and_its_near_neighbours(alts):
+    candidates = candidate_readings(alts)
+    best = "".join(a[0][0] for a in alts)
+    assert candidates[0][0] == best
+    for text, _ in candidates:
+        assert len(text) == len(alts)
+        assert sum(x != y for x, y in zip(text, best)) <= 2
