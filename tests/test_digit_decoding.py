@@ -96,4 +96,4 @@ def test_year_window_follows_the_day_the_fax_arrived(template):
     assert not date.part_allows("year", "21", received_year=2026)
     assert not date.part_allows("month", "13") and date.part_allows("month", "09")
     phone = next(f for f in template.fields if f.kind == "phone")
-    assert phone.part_allows("area", "075") and not phone.part_allows("area", "875")
+    assert phone.part_allows("area", "075") and not phone.part_allows("area", "875") and not phone.part_allows("area", "00")

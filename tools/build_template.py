@@ -189,8 +189,8 @@ def build(pdf_path: Path) -> dict:
                        "parts": {"area": between(pg, cell, "(", ")"), "local": between(pg, cell, ")", "-"),
                                  "line": box(pg.word(cell, "-")[3] + PAD, cell[1] + PAD, cell[2] - PAD, cell[3] - PAD)},
                        "digits": {"area": [2, 5], "local": [1, 4], "line": [3, 4]},
-                       # Japanese area codes are 0 then a non-zero digit (00 is a carrier prefix); local numbers never start with 0.
-                       "patterns": {"area": "0[1-9][0-9]*", "local": "[1-9][0-9]*"}})
+                       # Japanese area codes are 0 then a non-zero digit (00 is a carrier prefix).
+                       "patterns": {"area": "0[1-9][0-9]*"}})
     rules.append({"rule": "required", "fields": ["customer_contact.phone"], "message": "the customer's phone number is missing"})
 
     # 通信欄: the big box under its label.
