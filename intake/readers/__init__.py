@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
-from intake.readers.digits import NumberReading, read_comb_digits, read_parts
+from intake.readers.digits import read_comb_digits, read_parts
+from intake.readers.number_decoding import NumberReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.language import JapaneseLexicon
 from intake.readers.marks import read_circled_option, read_option_pair, read_stamp

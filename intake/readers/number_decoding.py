@@ -1,0 +1,113 @@
+"""Decoding digits: from per-digit probabilities to one number, and from two readers to one reading.
+
+A reader gives, for each digit it saw, a distribution over 0-9. ``fit_to_part`` reads
+those as the likeliest value the part may take (a month of 1-12), and ``combine`` joins
+two independent readers by the product of their opinions, flagging any disagreement.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A string of digits with its confidence, any reason to doubt it, and per-digit probabilities.
+
+    ``as_written`` is False when the reader's own best guess was not a possible value of the
+    part (a month of 13) and ``text`` is the most likely possible reading instead.
+    """
+
+    text: str
+    confidence: float
+    reasons: tuple[str, ...] = ()
+    probs: tuple[np.ndarray, ...] = ()
+    as_written: bool = True
+
+
+Allows = Callable[[str], bool]
+
+
+def best_allowed(probs: Sequence[np.ndarray], allows: Allows | None, top: int = 4) -> tuple[str, float] | None:
+    """The most probable digit string that ``allows`` accepts, and its share of all accepted strings.
+
+    The digits are taken as independent (each ``probs[i]`` a distribution over 0-9); only the
+    ``top`` likeliest digits of each position are considered, which keeps the search small.
+    """
+    if allows is None:
+        text = "".join(DIGITS[int(np.argmax(p))] for p in probs)
+        return text, float(np.prod([p.max() for p in probs]))
+    choices = [np.argsort(p)[::-1][:top] for p in probs]
+    best, best_p, total = None, 0.0, 0.0
+    for combo in itertools.product(*choices):
+        text = "".join(DIGITS[int(d)] for d in combo)
+        if not allows(text):
+            continue
+        p = float(np.prod([probs[i][d] for i, d in enumerate(combo)]))
+        total += p
+        if p > best_p:
+            best, best_p = text, p
+    if best is None or total <= 0:
+        return None
+    return best, best_p / total
+
+
+def fit_to_part(reading: NumberReading | None, allows: Allows | None) -> NumberReading | None:
+    """The reader's most likely possible value: its own guess if possible, else the best that is."""
+    if reading is None or allows is None or not reading.text or allows(reading.text) or not reading.probs:
+        return reading
+    found = best_allowed(reading.probs, allows)
+    if found is None:
+        return reading
+    text, share = found
+    return NumberReading(text, share, reading.reasons, reading.probs, as_written=False)
+
+
+def normalised(p: np.ndarray) -> np.ndarray:
+    """A probability vector: ``p`` plus a tiny floor, summing to one."""
+    p = np.asarray(p, dtype=np.float64) + 1e-6
+    return p / p.sum()
+
+
+def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows | None = None) -> NumberReading:
+    """One reading from two independent readers.
+
+    Where both give per-digit probabilities for the same number of digits, the digits are
+    weighed by the product of the two opinions (a product of experts) and the confidence is
+    the share of that joint belief held by the reported string among all possible strings. If
+    the readers' own best possible readings differ, or their lengths differ, the field is
+    flagged. A reading neither reader saw as written (both guesses impossible) is flagged too.
+    """
+    if cnn is None and ocr is None:
+        return NumberReading("", 0.0, ("no reader available",))
+    if cnn is None or ocr is None:
+        return _doubt_if_rewritten(cnn or ocr)
+    if len(cnn.text) == len(ocr.text) and cnn.probs and ocr.probs:
+        joint = tuple(normalised(a * b) for a, b in zip(cnn.probs, ocr.probs))
+        found = best_allowed(joint, allows) or best_allowed(joint, None)
+        text, share = found
+        if cnn.text == ocr.text:
+            agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
+                                   as_written=cnn.as_written or ocr.as_written)
+            return _doubt_if_rewritten(agreed)
+        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), joint)
+    if cnn.text == ocr.text:
+        return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
+                                                 as_written=cnn.as_written or ocr.as_written))
+    best = ocr if ocr.confidence >= cnn.confidence else cnn
+    return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
+                         (f"readers disagree ({cnn.text or '∅'} vs {ocr.text or '∅'})",))
+
+
+def _doubt_if_rewritten(reading: NumberReading) -> NumberReading:
+    if reading.as_written:
+        return reading
+    return NumberReading(reading.text, reading.confidence * 0.5,
+                         reading.reasons + (f"no reader saw a possible value as written; best guess {reading.text}",),
+                         reading.probs, as_written=False)
