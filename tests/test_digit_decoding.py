@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake.readers.digits import DIGITS, NumberReading, best_allowed, combine, fit_to_part
+from intake.readers.number_decoding import DIGITS, NumberReading, best_allowed, combine, fit_to_part
 
 
 def _dist(best: int, p: float) -> np.ndarray:
