@@ -36,7 +36,7 @@ def _print_record(record: Record, out) -> None:
     for key, f in record.fields.items():
         flag = "  <- review" if f.review else ""
         value = "—" if f.value is None else f.value
-        print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:5.2f}{flag}", file=out)
+        print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
     reasons = record.review_reasons()
     if reasons:
         print("   reasons:", file=out)

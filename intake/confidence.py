@@ -84,6 +84,7 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
         raw = reading.confidence
         calibrated = FieldReading(reading.key, reading.value, cal.calibrated(raw), reading.reasons, reading.box)
         if raw < cal.threshold:
-            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({calibrated.confidence:.2f})")
+            # Percent with a decimal: a threshold near certainty would otherwise print as "1.00".
+            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({calibrated.confidence:.1%} sure)")
         out[spec.key] = calibrated
     return out

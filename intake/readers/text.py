@@ -113,8 +113,12 @@ def read_line_with_lexicon(recogniser, lexicon: JapaneseLexicon, image: np.ndarr
     """The likeliest reading of a line given both the recogniser and the Japanese lexicon.
 
     Each candidate scores its log-probability under the recogniser minus its lattice cost
-    (scaled by COST_PER_LOG_PROB); the confidence is the chosen reading's share of the
-    candidates' total score, so two plausible words (斉藤/齊藤) leave it in doubt.
+    (scaled by COST_PER_LOG_PROB). The confidence is the chosen reading's share of the
+    candidates' total score, so two plausible words (斉藤/齊藤) leave it in doubt, times the
+    square root of the recogniser's belief in its weakest chosen character: the lexicon only
+    weighs the candidates it is shown, and when the true reading is not among them it would
+    otherwise pick a real word (世業 for 営業) with full confidence. Measured on 100 generated
+    faxes, this keeps the highest-scoring wrong reading at 0.86 instead of 0.99.
     """
     alternatives = recogniser.character_alternatives(image, JAPANESE_TEXT)
     if not alternatives:
@@ -123,7 +127,8 @@ def read_line_with_lexicon(recogniser, lexicon: JapaneseLexicon, image: np.ndarr
     top = max(score for _, score in scored)
     weights = {text: float(np.exp(score - top)) for text, score in scored}
     text = max(weights, key=weights.get)
-    return text, weights[text] / sum(weights.values())
+    weakest = min(dict(alts).get(ch, 0.0) for alts, ch in zip(alternatives, text))
+    return text, weights[text] / sum(weights.values()) * float(np.sqrt(weakest))
 
 
 def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogniser: TextRecogniser,
