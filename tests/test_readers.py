@@ -13,7 +13,7 @@ from intake.classify import classify_page
 from intake.ingest import to_square_pixels
 from intake.model import Page, SourceRef
 from intake.readers import default_engines, read_fields
-from intake.readers.marks import read_option_pair
+from intake.readers.marks import read_circled_option, read_option_pair
 from intake.template import Template
 
 N_FORMS = 6
@@ -97,3 +97,16 @@ def test_both_options_marked_is_null_and_flagged(template, read_forms):
     both = aligned.__class__(img, aligned.form, aligned.source, aligned.quality, aligned.homography, aligned.ok)
     reading = read_option_pair(both, template, spec)
     assert reading.value is None and reading.review
+
+
+def test_a_mark_beside_a_damaged_printed_word_goes_to_review(template, read_forms):
+    """A fax dropout that erases half of the printed フリー leaves nothing trustworthy to judge a mark by."""
+    _, _, aligned = read_forms[1]
+    spec = template.field("resume.free")
+    img = aligned.image.copy()
+    word = template.px(spec.text)
+    img[word.y0 : word.y1, word.x0 : (word.x0 + word.x1) // 2] = 255  # the left half of the word is gone
+    damaged = aligned.__class__(img, aligned.form, aligned.source, aligned.quality, aligned.homography, aligned.ok)
+    reading = read_circled_option(damaged, template, spec)
+    assert reading.review and "damaged" in reading.reasons[0]
+    assert not read_circled_option(aligned, template, spec).reasons  # the intact page raises no such doubt

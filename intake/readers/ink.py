@@ -79,6 +79,23 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) 
     return remove_streaks(remove_specks(ink.astype(np.uint8)), printed), b
 
 
+def print_survival(aligned: AlignedPage, template: Template, box: Box, tolerance_px: int = 2) -> float:
+    """The share of the blank form's print inside ``box`` that the fax still shows (within a few px).
+
+    Readers that subtract the print trust it to be there: where a fax dropout erased part of a
+    printed word, or smeared it bold, the "added ink" around that word means little.
+    """
+    b = clamp(box, aligned.image.shape)
+    printed = b.crop(template.reference) < 128
+    if not printed.any():
+        return 1.0
+    dx, dy = local_offset(aligned, template, b)
+    page_ink = (crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD).astype(np.uint8)
+    k = 2 * tolerance_px + 1
+    near_ink = cv2.dilate(page_ink, np.ones((k, k), np.uint8)) > 0
+    return float((printed & near_ink).sum()) / float(printed.sum())
+
+
 def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarray:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.zeros(n, dtype=bool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
-from intake.readers.ink import added_ink
+from intake.readers.ink import added_ink, print_survival
 from intake.template import CircledOptionField, OptionPairField, StampField, Template
 
 ANGLE_BINS = 24
@@ -22,6 +22,10 @@ NEAR = 1.15  # ink within this distance is on or beside the word: a tick
 TICK_MIN_PX = 12  # at 200 dpi; measured: unmarked words get <= 5 px, the faintest tick ~19
 WORD_MARGIN_PX = 4
 STAMP_MIN_FRACTION = 0.02
+# Below this share of a printed word still visible on the fax, the word is damaged (a dropout, or
+# smeared bold) and the ink "added" around it is not to be trusted. Measured on 60 generated
+# faxes: 99.9% of the 1,098 printed option words keep at least 0.81 of their print.
+PRINT_SURVIVAL_MIN = 0.8
 
 
 def _word_geometry(template: Template, word, origin: Box) -> tuple[float, float, float, float]:
@@ -70,12 +74,13 @@ def read_option_pair(aligned: AlignedPage, template: Template, spec: OptionPairF
     marked = [s >= 0.5 for s in strengths]
     # Confidence: how far each option is from the boundary, for the weaker of the two decisions.
     confidence = float(min(0.5 + abs(s - 0.5) for s in strengths))
+    damaged = _damaged_print(aligned, template, spec.key, [o.word for o in spec.options])
     if marked[0] and marked[1]:
         return FieldReading(spec.key, None, confidence, (f"{spec.key}: both options look marked",), box)
     if not any(marked):
         return FieldReading(spec.key, None, confidence, (f"{spec.key}: neither option is marked",), box)
     chosen = spec.options[0] if marked[0] else spec.options[1]
-    return FieldReading(spec.key, chosen.value, confidence, (), box)
+    return FieldReading(spec.key, chosen.value, confidence, damaged, box)
 
 
 def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledOptionField) -> FieldReading:
@@ -83,7 +88,15 @@ def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledO
     box = template.px(spec.box)
     mask, used = added_ink(aligned, template, box)
     strength = _mark_strength(*_evidence(*_polar(mask, _word_geometry(template, spec.text, used))))
-    return FieldReading(spec.key, strength >= 0.5, 0.5 + abs(strength - 0.5), (), box)
+    damaged = _damaged_print(aligned, template, spec.key, [spec.text])
+    return FieldReading(spec.key, strength >= 0.5, 0.5 + abs(strength - 0.5), damaged, box)
+
+
+def _damaged_print(aligned: AlignedPage, template: Template, key: str, words) -> tuple[str, ...]:
+    """A review reason when a printed option word is too damaged on the fax to judge a mark by it."""
+    if any(print_survival(aligned, template, template.px(w)) < PRINT_SURVIVAL_MIN for w in words):
+        return (f"{key}: the printed option is damaged on this fax; check the mark by eye",)
+    return ()
 
 
 def read_stamp(aligned: AlignedPage, template: Template, spec: StampField) -> FieldReading:
