@@ -83,3 +83,18 @@ def test_sideways_pages_are_found_and_aligned(template, filled_form, turn):
     c = classify_page(sideways, [template])
     assert c.form == template.id and c.rotation in (90, 270)
     assert align_to_template(sideways, c, template).quality > 0.9
+
+
+def test_a_faded_print_is_still_aligned(template, filled_form):
+    """Light rules that the fax lost lower the line score; the lines that survive still sit on the form."""
+    page = _faxed(filled_form, 5)
+    horizontal = cv2.morphologyEx((page.image < 128).astype(np.uint8), cv2.MORPH_OPEN,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (60, 1)))
+    lost = cv2.dilate(horizontal, np.ones((3, 3), np.uint8)) > 0
+    lost[:, : int(lost.shape[1] * 0.4)] = False
+    faded = page.image.copy()
+    faded[lost] = 255  # the right 60% of every horizontal rule has faded away
+    faded_page = page.__class__(faded, page.dpi, page.source, page.original_dpi)
+    aligned = align_to_template(faded_page, classify_page(faded_page, [template]), template)
+    assert aligned.quality < template.min_alignment_quality  # the line score alone would give up
+    assert aligned.ok and not aligned.reasons
