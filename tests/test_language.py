@@ -67,3 +67,13 @@ def test_candidates_are_the_best_reading_and_its_near_neighbours(alts):
     for text, _ in candidates:
         assert len(text) == len(alts)
         assert sum(x != y for x, y in zip(text, best)) <= 2
+
+
+def test_a_small_kana_read_full_size_is_put_right_by_the_lexicon(lexicon):
+    # Handwritten ィ and イ differ only in size; the recogniser saw a full-size イ.
+    word = "ホールディングス"
+    alts = [[(c, 0.97)] for c in word]
+    alts[4] = [("イ", 0.97)]
+    text, confidence = read_line_with_lexicon(_Alternatives(alts), lexicon, np.zeros((1, 1), np.uint8))
+    assert text == word
+    assert confidence < 0.5  # chosen on the lexicon's word alone: a person checks it
