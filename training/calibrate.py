@@ -1,6 +1,6 @@
 """Fit calibrated confidences and review thresholds on a generated validation set.
 
-    python training/calibrate.py [--count 160] [--seed 31337] [--target 0.001]
+    python training/calibrate.py [--count 320] [--seed 31337] [--target 0.001]
 
 Writes ``intake/models/calibration.json`` and ``docs/tradeoff.png`` (share of
 records straight through against share with an unflagged wrong value, as the
@@ -152,7 +152,7 @@ def plot(points: list[tuple[float, float, float]], chosen: tuple[float, float], 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--count", type=int, default=160)
+    ap.add_argument("--count", type=int, default=320)
     ap.add_argument("--seed", type=int, default=31337)
     ap.add_argument("--target", type=float, default=0.001, help="allowed share of unflagged wrong readings per field kind")
     ap.add_argument("--out", type=Path, default=REPO / "intake" / "models" / "calibration.json")
