@@ -156,6 +156,9 @@ class TextField(_FieldBase):
     kind: Literal["text"]
     box: PtBox
     multiline: bool = False
+    # What the words are, so the lexicon can tell an unlikely reading: "person_name" is a
+    # surname and a given name; "words" is anything else (companies, departments, remarks).
+    content: Literal["words", "person_name"] = "words"
 
 
 FieldSpec = Annotated[

@@ -77,3 +77,26 @@ def test_a_small_kana_read_full_size_is_put_right_by_the_lexicon(lexicon):
     text, confidence = read_line_with_lexicon(_Alternatives(alts), lexicon, np.zeros((1, 1), np.uint8))
     assert text == word
     assert confidence < 0.5  # chosen on the lexicon's word alone: a person checks it
+
+
+@pytest.mark.parametrize("text", ["第一営業部", "情報システム部", "カスタマーサポート課", "株式会社山口エンタープライズ",
+                                  "第二営業部門", "経理課", "キャンペーン終了のため"])
+def test_real_words_raise_no_doubt(lexicon, text):
+    assert lexicon.doubts(text) == ()
+
+
+@pytest.mark.parametrize("text", ["第一首業部", "第二世業部門", "カスタマーーサポート課"])
+def test_a_confident_non_word_raises_a_doubt(lexicon, text):
+    # The true character was not among the recogniser's alternatives, so the lexicon could
+    # only choose among wrong ones: the reading must still go to a person.
+    assert lexicon.doubts(text)
+
+
+@pytest.mark.parametrize("name", ["石井 聡", "前田恵", "山田太郎", "佐藤 美咲", "鈴木さくら", "長谷川翔", "高橋陽菜"])
+def test_real_names_raise_no_doubt(lexicon, name):
+    assert lexicon.doubts(name, "person_name") == ()
+
+
+@pytest.mark.parametrize("name", ["石井聯", "前田意", "伊藤患"])
+def test_a_given_name_that_is_only_a_common_noun_raises_a_doubt(lexicon, name):
+    assert lexicon.doubts(name, "person_name") == ("the given name is not one the dictionary knows",)

@@ -183,7 +183,8 @@ def build(pdf_path: Path) -> dict:
         for label, sub in (("所属部門", "department"), ("担当者名", "name")):
             cell = pg.right_neighbour(sorted(pg.label_cells(label), key=lambda c: c[0])[side])
             fields.append({"key": f"{key}.{sub}", "kind": "text", "label": label,
-                           "box": box(cell[0] + PAD, cell[1] + PAD, cell[2] - PAD, cell[3] - PAD)})
+                           "box": box(cell[0] + PAD, cell[1] + PAD, cell[2] - PAD, cell[3] - PAD),
+                           **({"content": "person_name"} if sub == "name" else {})})
         cell = pg.right_neighbour(sorted(pg.label_cells("電話番号"), key=lambda c: c[0])[side])
         fields.append({"key": f"{key}.phone", "kind": "phone", "label": "電話番号",
                        "parts": {"area": between(pg, cell, "(", ")"), "local": between(pg, cell, ")", "-"),

@@ -10,6 +10,7 @@ single characters or an unknown word, and the cost jumps by thousands.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 
@@ -37,6 +38,50 @@ class JapaneseLexicon:
     def cost(self, text: str) -> float:
         """The cost of the cheapest path through the word lattice (spaces ignored; empty is 0)."""
         return _cached_cost(self, "".join(text.split()))
+
+    def doubts(self, text: str, content: str = "words") -> tuple[str, ...]:
+        """Reasons a keyer would look twice at ``text``, even when the recogniser is sure.
+
+        The lexicon only chooses among the recogniser's alternatives; when the true character
+        is not among them (営 read as 首), the choice is a confident non-word. Two signs catch
+        most of those without flagging real words (measured on lists of real surnames, given
+        names, company and department names):
+        - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside,
+          or a long-vowel mark read twice (ーー);
+        - ``person_name``: a given name of one kanji that the dictionary knows only as a
+          common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
+          dictionary splits many of them (陽菜) although they are real.
+        """
+        tokens = _cached_tokens(self, "".join(text.split()))
+        if content == "person_name":
+            given = tokens[1:]
+            if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
+                return ("the given name is not one the dictionary knows",)
+            return ()
+        pairs = [a + b for (a, pa), (b, pb) in zip(tokens, tokens[1:])
+                 if _KANJI.fullmatch(a) and _KANJI.fullmatch(b) and pa not in _NUMBERS and pb not in _NUMBERS]
+        out = [f"'{p}' is not a word" for p in pairs]
+        if "ーー" in text:  # a long-vowel mark read twice (カスタマーーサポート)
+            out.append("a doubled long-vowel mark 'ーー'")
+        return tuple(out)
+
+
+_KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
+_NUMBERS = {"数", "数接続"}  # 第一, 二課: numerals stand alone by nature
+
+
+@lru_cache(maxsize=5000)
+def _cached_tokens(lexicon: JapaneseLexicon, text: str) -> tuple[tuple[str, str], ...]:
+    """(surface, finer part of speech) per token: 人名 for a name, 数 for a numeral, ..."""
+    if not text:
+        return ()
+    with lexicon._lock:
+        tokens = list(lexicon._ensure().tokenize(text))
+    out = []
+    for t in tokens:
+        pos = t.part_of_speech.split(",")
+        out.append((t.surface, pos[2] if pos[1] == "固有名詞" else pos[1]))
+    return tuple(out)
 
 
 @lru_cache(maxsize=20000)

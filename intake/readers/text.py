@@ -178,7 +178,8 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
     if not texts:
         return FieldReading(spec.key, None, 0.3, (f"{spec.key}: ink found but no text could be read",), box)
     value = "\n".join(texts) if spec.multiline else " ".join(texts)
-    return FieldReading(spec.key, value, float(min(confs)), (), box)
+    doubts = lexicon.doubts(value, spec.content) if lexicon is not None else ()
+    return FieldReading(spec.key, value, float(min(confs)), tuple(f"{spec.key}: {d}" for d in doubts), box)
 
 
 def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, recogniser: TextRecogniser) -> FieldReading:
