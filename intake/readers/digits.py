@@ -14,62 +14,8 @@ from intake.model import AlignedPage, Box, FieldReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, blobs, glyph_image
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, normalised
+from intake.readers.segmentation import MIN_DIGIT_HEIGHT_FRAC, MIN_PIECE_AREA, REJECT, segment_by_recognition, segment_digits
 from intake.template import CombDigitsField, PartsField, Template
-
-REJECT = 10
-MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
-MIN_PIECE_AREA = 6  # px: smaller pieces are fax speckle, never part of a digit
-
-
-def _merge_overlapping(items: list[Blob]) -> list[Blob]:
-    """Join pieces of one digit (a broken stroke, the detached bar of a 5) that overlap in x."""
-    merged: list[Blob] = []
-    for b in sorted(items, key=lambda b: b.x0):
-        if merged:
-            m = merged[-1]
-            overlap = min(m.x1, b.x1) - max(m.x0, b.x0)
-            if overlap > 0.5 * min(m.x1 - m.x0, b.x1 - b.x0):
-                merged[-1] = Blob(min(m.x0, b.x0), min(m.y0, b.y0), max(m.x1, b.x1), max(m.y1, b.y1), m.area + b.area)
-                continue
-        merged.append(b)
-    return merged
-
-
-def _split_widest(items: list[Blob], mask: np.ndarray) -> list[Blob]:
-    """Split the widest blob at its thinnest column: two touching digits written as one stroke."""
-    widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
-    w = widest.x1 - widest.x0
-    if w < 8:
-        return items
-    column_ink = mask[widest.y0 : widest.y1, widest.x0 : widest.x1].sum(axis=0).astype(float)
-    lo, hi = int(w * 0.3), int(w * 0.7)
-    cut = widest.x0 + lo + int(np.argmin(column_ink[lo:hi]))
-    left = Blob(widest.x0, widest.y0, cut, widest.y1, widest.area // 2)
-    right = Blob(cut, widest.y0, widest.x1, widest.y1, widest.area // 2)
-    out = [b for b in items if b is not widest] + [left, right]
-    return sorted(out, key=lambda b: b.x0)
-
-
-def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None) -> list[Blob]:
-    """Glyph boxes of the digits in a free-space mask, left to right.
-
-    Touching digits form one blob; when another reader saw more digits (``count_hint``), the
-    widest blobs are split at their thinnest column until the counts match, while any blob is
-    still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
-    """
-    h = mask.shape[0]
-    # Pieces are joined before small ones are dropped: a faint digit broken by the fax into
-    # short strokes is tall enough once its pieces are put back together.
-    items = _merge_overlapping([b for b in blobs(mask) if b.area >= MIN_PIECE_AREA])
-    items = [b for b in items if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * h or b.area >= 60]
-    target = min(expected[1], count_hint) if count_hint else expected[1]
-    min_aspect = 1.0 if count_hint else 2.0
-    while items and len(items) < target:
-        widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
-        if (widest.x1 - widest.x0) < min_aspect * (widest.y1 - widest.y0):
-            break
-        items = _split_widest(items, mask)
-    return items
 
 
 def _cnn_reading(probs: np.ndarray) -> NumberReading:
@@ -123,25 +69,18 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     ocr_reading = _ocr_reading(ocr, _line(mask, boxes)) if ocr is not None else None
     cnn_reading = None
     if cnn is not None:
-        if ocr_reading is not None and len(ocr_reading.text) > len(boxes):
-            boxes = segment_digits(mask, expected, count_hint=len(ocr_reading.text))
-        probs = cnn.classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in boxes])
-        # Leftovers at either end (a bracket's tail, a stray stroke) that the CNN calls
-        # "not a digit" are dropped, as long as enough digits remain.
-        dropped: list[Blob] = []
-        while len(boxes) > expected[0] and probs[0][REJECT] > 0.5:
-            dropped.append(boxes[0])
-            boxes, probs = boxes[1:], probs[1:]
-        while len(boxes) > expected[0] and probs[-1][REJECT] > 0.5:
-            dropped.append(boxes[-1])
-            boxes, probs = boxes[:-1], probs[:-1]
-        cnn_reading = _cnn_reading(probs)
-        if dropped and ocr is not None:
-            ocr_reading = _ocr_reading(ocr, _line(mask, boxes))
-        doubts = structural_doubts(mask, boxes, expected)
-        if doubts:
-            cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence, cnn_reading.reasons + doubts,
-                                        cnn_reading.probs, cnn_reading.as_written)
+        hint = len(ocr_reading.text) if ocr_reading is not None and ocr_reading.text else None
+        cnn_boxes, probs = segment_by_recognition(mask, expected, cnn.classify, count_hint=hint)
+        if cnn_boxes:
+            cnn_reading = _cnn_reading(probs)
+            doubts = structural_doubts(mask, cnn_boxes, expected)
+            if doubts:
+                cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence, cnn_reading.reasons + doubts,
+                                            cnn_reading.probs, cnn_reading.as_written)
+            # A mark at either end that the CNN calls "not a digit" (a bracket's tail) is
+            # left out of the line PP-OCR reads too.
+            if ocr is not None and (cnn_boxes[0].x0 > boxes[0].x0 + 2 or cnn_boxes[-1].x1 < boxes[-1].x1 - 2):
+                ocr_reading = _ocr_reading(ocr, _line(mask, cnn_boxes))
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
@@ -187,8 +126,10 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
         tall = [b for b in items if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * cells[i].height or b.area >= 60]
         if not tall:
             continue
-        x0, y0 = min(b.x0 for b in tall), min(b.y0 for b in tall)
-        x1, y1 = max(b.x1 for b in tall), max(b.y1 for b in tall)
+        # Once a cell holds a digit, every piece in it is part of that digit: a faint 5 loses
+        # its bar, a broken 0 half its ring, if only the tall pieces are kept.
+        x0, y0 = min(b.x0 for b in items), min(b.y0 for b in items)
+        x1, y1 = max(b.x1 for b in items), max(b.y1 for b in items)
         glyphs.append(glyph_image(mask, x0, y0, x1, y1))
         filled.append(i)
     if not filled:

@@ -1,0 +1,164 @@
+"""Cut a free-space number (digits written between printed words) into one box per digit.
+
+Two ways, for the two readers:
+- :func:`segment_digits` cuts by shape alone (pieces that overlap in x are one digit; a blob
+  much wider than tall is two touching digits). It frames the line PP-OCR reads.
+- :func:`segment_by_recognition` lets the CNN judge the cuts, as a keyer does: the pieces
+  of a broken 5 are one digit because together they look like a 5 and apart like nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from intake.readers.ink import Blob, blobs, glyph_image
+
+REJECT = 10  # the CNN's "not a digit" class
+MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
+MIN_PIECE_AREA = 6  # px: smaller pieces are fax speckle, never part of a digit
+MAX_PIECES_PER_DIGIT = 3  # a digit broken into more pieces than this is not recovered
+SPLIT_ASPECT = 1.2  # a piece wider than this times its height may be two touching digits
+MAX_JOINED_ASPECT = 1.0  # separate pieces are joined into one digit only up to this width/height
+WIDE_PRIOR = math.log(0.3)  # a glyph wider than SPLIT_ASPECT is one digit less often than two
+
+
+def _aspect(b: Blob) -> float:
+    return (b.x1 - b.x0) / max(1, b.y1 - b.y0)
+
+
+def _union(items: list[Blob]) -> Blob:
+    return Blob(min(b.x0 for b in items), min(b.y0 for b in items), max(b.x1 for b in items),
+                max(b.y1 for b in items), sum(b.area for b in items))
+
+
+def _merge_overlapping(items: list[Blob]) -> list[Blob]:
+    """Join pieces of one digit (a broken stroke, the detached bar of a 5) that overlap in x."""
+    merged: list[Blob] = []
+    for b in sorted(items, key=lambda b: b.x0):
+        if merged:
+            m = merged[-1]
+            overlap = min(m.x1, b.x1) - max(m.x0, b.x0)
+            if overlap > 0.5 * min(m.x1 - m.x0, b.x1 - b.x0):
+                merged[-1] = _union([m, b])
+                continue
+        merged.append(b)
+    return merged
+
+
+def _split(blob: Blob, mask: np.ndarray) -> tuple[Blob, Blob]:
+    """Two halves of ``blob`` cut at its thinnest column in the middle 40%."""
+    w = blob.x1 - blob.x0
+    column_ink = mask[blob.y0 : blob.y1, blob.x0 : blob.x1].sum(axis=0).astype(float)
+    lo, hi = int(w * 0.3), int(w * 0.7)
+    cut = blob.x0 + lo + int(np.argmin(column_ink[lo:hi]))
+    return (Blob(blob.x0, blob.y0, cut, blob.y1, blob.area // 2), Blob(cut, blob.y0, blob.x1, blob.y1, blob.area // 2))
+
+
+def _split_widest(items: list[Blob], mask: np.ndarray) -> list[Blob]:
+    """Split the widest blob at its thinnest column: two touching digits written as one stroke."""
+    widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
+    if widest.x1 - widest.x0 < 8:
+        return items
+    return sorted([b for b in items if b is not widest] + list(_split(widest, mask)), key=lambda b: b.x0)
+
+
+def _is_tall(b: Blob, height: int) -> bool:
+    return (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * height or b.area >= 60
+
+
+def _pieces(mask: np.ndarray) -> list[Blob]:
+    # Pieces are joined before small ones are judged: a faint digit broken by the fax into
+    # short strokes is tall enough once its pieces are put back together.
+    return _merge_overlapping([b for b in blobs(mask) if b.area >= MIN_PIECE_AREA])
+
+
+def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None) -> list[Blob]:
+    """Glyph boxes of the digits in a free-space mask, left to right, by shape alone.
+
+    Touching digits form one blob; when another reader saw more digits (``count_hint``), the
+    widest blobs are split at their thinnest column until the counts match, while any blob is
+    still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
+    """
+    items = [b for b in _pieces(mask) if _is_tall(b, mask.shape[0])]
+    target = min(expected[1], count_hint) if count_hint else expected[1]
+    min_aspect = 1.0 if count_hint else 2.0
+    while items and len(items) < target:
+        widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
+        if (widest.x1 - widest.x0) < min_aspect * (widest.y1 - widest.y0):
+            break
+        items = _split_widest(items, mask)
+    return items
+
+
+Classify = Callable[[list[np.ndarray]], np.ndarray]
+
+
+def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify: Classify,
+                           count_hint: int | None = None) -> tuple[list[Blob], np.ndarray]:
+    """Digit boxes and their CNN probabilities, choosing the cuts the CNN finds likeliest.
+
+    The number's pieces (a wide one also cut in two) are grouped left to right, up to
+    three pieces a digit; each grouping is scored by the product of each group's best digit
+    probability. Small pieces (a speck, a dot) may stay out of every digit; tall ones may
+    not, except "not a digit" marks at either end (a bracket's tail). The number of digits
+    is the best-scoring count within ``expected``, raised to ``count_hint`` where another
+    reader saw more digits and that many fit. Returns ([], empty) when nothing digit-like is written.
+    """
+    height = mask.shape[0]
+    pieces = _pieces(mask)
+    # Where the other reader saw more digits than there are pieces, a piece only as wide as
+    # tall may be two digits too.
+    split_aspect = 1.0 if count_hint and count_hint > sum(_is_tall(p, height) for p in pieces) else SPLIT_ASPECT
+    atoms: list[Blob] = []
+    whole: set[tuple[int, int]] = set()  # spans of split halves: together they are one piece again
+    for p in pieces:
+        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and _is_tall(p, height):
+            whole.add((len(atoms), len(atoms) + 2))
+            atoms.extend(_split(p, mask))
+        else:
+            atoms.append(p)
+    if not any(_is_tall(a, height) for a in atoms):
+        return [], np.zeros((0, REJECT + 1), np.float32)
+    # Candidate digits: every run of 1..3 consecutive atoms, classified in one batch.
+    # Pieces are only joined into a digit no wider than tall: the CNN, shown two digits as
+    # one glyph, too often names one of them with confidence.
+    spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(i + MAX_PIECES_PER_DIGIT, len(atoms)) + 1)]
+    boxes = {s: _union(atoms[s[0]:s[1]]) for s in spans}
+    spans = [s for s in spans if s[1] - s[0] == 1 or s in whole or _aspect(boxes[s]) <= MAX_JOINED_ASPECT]
+    probs = dict(zip(spans, classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in (boxes[s] for s in spans)])))
+    score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + (WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0)
+             for s, p in probs.items()}
+    # Atoms that may stay out of every digit: small ones anywhere, "not a digit" marks at the ends.
+    optional = [not _is_tall(a, height) for a in atoms]
+    for order in (range(len(atoms)), reversed(range(len(atoms)))):
+        for i in order:
+            if not (optional[i] or probs[(i, i + 1)][REJECT] > 0.5):
+                break
+            optional[i] = True
+    # best[i][k]: best score covering atoms[:i] with k digits, and how it got there.
+    n, kmax = len(atoms), expected[1]
+    best: list[dict[int, tuple[float, list[tuple[int, int]]]]] = [dict() for _ in range(n + 1)]
+    best[0][0] = (0.0, [])
+    for i in range(n):
+        for k, (sc, path) in best[i].items():
+            if optional[i] and (k not in best[i + 1] or best[i + 1][k][0] < sc):
+                best[i + 1][k] = (sc, path)
+            if k == kmax:
+                continue
+            for j in range(i + 1, min(i + MAX_PIECES_PER_DIGIT, n) + 1):
+                if (i, j) not in score:
+                    continue
+                cand = (sc + score[(i, j)], path + [(i, j)])
+                if k + 1 not in best[j] or best[j][k + 1][0] < cand[0]:
+                    best[j][k + 1] = cand
+    ends = {k: v for k, v in best[n].items() if expected[0] <= k <= expected[1]} or {k: v for k, v in best[n].items() if k > 0}
+    if not ends:
+        return [], np.zeros((0, REJECT + 1), np.float32)
+    k = max(ends, key=lambda c: ends[c][0])
+    if count_hint in ends and count_hint > k:  # the other reader saw digits this cut merged
+        k = count_hint
+    path = ends[k][1]
+    return [boxes[s] for s in path], np.stack([probs[s] for s in path])

@@ -1,0 +1,96 @@
+"""Cutting free-space numbers into digits: by shape for PP-OCR's line, by recognition for the CNN.
+
+Numbers are drawn with the sample generator's handwriting (evaluation writers: held-out
+MNIST, font and KanjiVG digits), then broken, joined or dirtied the way faxes do, and
+segmented with the real bundled CNN judging the cuts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intake.errors import EngineError
+from intake.readers.segmentation import segment_by_recognition, segment_digits
+from samplegen import handwriting as hw
+
+HEIGHT = 70  # px: a date or phone part box at 200 dpi
+TRIALS = 12
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
+
+    try:
+        return OnnxDigitClassifier()
+    except EngineError as exc:
+        pytest.skip(f"bundled digit model missing: {exc}")
+
+
+def glyph(d: int, rng: np.random.Generator) -> np.ndarray:
+    """One handwritten digit as a 0/1 mask about 60% of the box tall."""
+    w = hw.Writer.random(rng, "test")
+    return (hw.digit(d, HEIGHT * 0.6, w, rng) > 0.5).astype(np.uint8)
+
+
+def number_mask(glyphs: list[np.ndarray], gap: int) -> np.ndarray:
+    """Glyphs side by side, ``gap`` px apart (negative: they overlap and touch)."""
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 20
+    mask = np.zeros((HEIGHT, max(width, 40)), np.uint8)
+    x = 10
+    for g in glyphs:
+        y = (HEIGHT - g.shape[0]) // 2
+        mask[y : y + g.shape[0], x : x + g.shape[1]] |= g
+        x += g.shape[1] + gap
+    return mask
+
+
+def read(mask, expected, cnn, hint=None) -> str:
+    boxes, probs = segment_by_recognition(mask, expected, cnn.classify, count_hint=hint)
+    return "".join(str(int(np.argmax(p[:10]))) for p in probs)
+
+
+def test_a_digit_broken_in_two_is_read_as_one(cnn):
+    # The fax lost a vertical sliver of the stroke: two pieces side by side, no overlap.
+    rng = np.random.default_rng(7)
+    right, pieces = 0, 0
+    for _ in range(TRIALS):
+        d = int(rng.choice([0, 5, 6, 8]))
+        g = glyph(d, rng)
+        cut = g.shape[1] // 2
+        g[:, cut - 1 : cut + 2] = 0
+        mask = number_mask([g], 0)
+        pieces += len(segment_digits(mask, (1, 2))) > 1
+        right += read(mask, (1, 2), cnn) == str(d)
+    assert pieces >= TRIALS // 2  # cut by shape alone, most of these are two "digits"
+    assert right >= TRIALS - 2
+
+
+def test_touching_digits_are_cut_apart(cnn):
+    rng = np.random.default_rng(11)
+    right = 0
+    for _ in range(TRIALS):
+        digits = [int(d) for d in rng.integers(0, 10, 2)]
+        mask = number_mask([glyph(d, rng) for d in digits], gap=-3)
+        right += read(mask, (1, 2), cnn) == "".join(map(str, digits))
+    assert right >= TRIALS * 2 // 3
+
+
+def test_specks_and_a_bracket_tail_stay_out_of_the_number(cnn):
+    rng = np.random.default_rng(5)
+    right = 0
+    for _ in range(TRIALS):
+        digits = [int(d) for d in rng.integers(0, 10, 3)]
+        mask = number_mask([glyph(d, rng) for d in digits], gap=8)
+        mask[5:8, 2:5] = 1  # a speck of fax noise
+        mask[HEIGHT - 8 : HEIGHT - 5, mask.shape[1] - 6 : mask.shape[1] - 3] = 1
+        right += read(mask, (3, 4), cnn) == "".join(map(str, digits))
+    assert right >= TRIALS - 2
+
+
+def test_the_other_readers_count_can_only_add_cuts(cnn):
+    rng = np.random.default_rng(3)
+    mask = number_mask([glyph(4, rng), glyph(7, rng)], gap=10)
+    assert len(read(mask, (1, 4), cnn, hint=1)) == 2  # a smaller count never merges clear digits
+    assert read(np.zeros((HEIGHT, 60), np.uint8), (1, 2), cnn) == ""
