@@ -1,6 +1,7 @@
 """Train the handwritten-digit reader and export it as ONNX.
 
-    python training/train_digits.py [--epochs N] [--seed S]
+    python training/harvest_glyphs.py                       # glyphs cut from generated faxes (5 min)
+    python training/train_digits.py --harvest training/harvest.npz [--epochs N] [--seed S]
 
 Data: MNIST training images 0..49,999 for training (a fresh random subset of
 ``--mnist-per-epoch`` each epoch), 50,000..54,999 for validation. Images
@@ -10,7 +11,10 @@ pen-stroke digits from ``training/digit_styles.py`` (writing styles MNIST
 lacks: flagged/footed 1, crossed 7, open 4, straight-tailed 9, ...; drawn by our
 own code, never from the bundled fonts or KanjiVG, which the evaluation
 generator uses). A held-out set of procedural digits drawn with another seed is
-reported as ``val_accuracy_procedural_fax``.
+reported as ``val_accuracy_procedural_fax``. With ``--harvest``, 16,000 digits a
+epoch come from glyphs that ``training/harvest_glyphs.py`` cut out of generated
+training-writer faxes with the runtime's own segmenter; 15% of those faxes are held
+out and reported as ``val_accuracy_harvest``.
 
 Every training image goes through a fax-channel imitation (pen width, slant,
 rotation, scale, 98-dpi squash, binarisation, speckle, broken strokes, cell
@@ -69,6 +73,8 @@ REJECT_SHARE = 0.12  # reject samples per epoch, as a share of digit samples
 PROC_SHARE = 0.35  # share of digit samples drawn procedurally (training/digit_styles.py)
 MNIST_PER_EPOCH = 34_000  # MNIST images per epoch, a fresh random subset of TRAIN each epoch
 PROC_VALID_SEED_OFFSET = 777_777  # procedural validation digits use their own seed
+HARVEST_PER_EPOCH = 16_000  # glyphs cut from generated faxes (training/harvest_glyphs.py), when given
+HARVEST_VALID_SHARE = 0.15  # of those faxes, held out (whole faxes) to validate on
 
 # Kanji likely to sit on or near the form's digit boxes.
 KANJI = "年月日時分要不火水木金土停止依頼書名前住所電話番号様氏円印社員号室区市町村"
@@ -462,8 +468,12 @@ def epoch_sizes(n_mnist: int) -> tuple[int, int, int]:
     return n_mnist, n_proc, int((n_mnist + n_proc) * REJECT_SHARE)
 
 
-def build_epoch(images, labels, idx, rejects: RejectMaker, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Augment one epoch of digits (MNIST + procedural) plus fresh reject samples, normalised."""
+def build_epoch(images, labels, idx, rejects: RejectMaker, rng, harvest=None) -> tuple[np.ndarray, np.ndarray]:
+    """Augment one epoch of digits (MNIST + procedural) plus fresh reject samples, normalised.
+
+    ``harvest`` (images, labels) are glyphs cut from faxes, already as the network sees them;
+    a random subset of ``HARVEST_PER_EPOCH`` is appended, shifted by up to a pixel.
+    """
     n_mnist, n_proc, n_rej = epoch_sizes(len(idx))
     n = n_mnist + n_proc + n_rej
     x = np.empty((n, 1, 28, 28), np.float32)
@@ -484,6 +494,13 @@ def build_epoch(images, labels, idx, rejects: RejectMaker, rng) -> tuple[np.ndar
     for k in range(n_mnist + n_proc, n):
         x[k, 0] = normalise_glyph(rejects.make(rng))
         y[k] = REJECT
+    if harvest is not None:
+        h_images, h_labels = harvest
+        pick = rng.choice(len(h_labels), size=min(HARVEST_PER_EPOCH, len(h_labels)), replace=False)
+        hx = h_images[pick].astype(np.float32)[:, None] / 255.0
+        for k in range(len(hx)):  # the segmenter's box is not always tight: jitter by a pixel
+            hx[k, 0] = np.roll(hx[k, 0], (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1))
+        x, y = np.concatenate([x, hx]), np.concatenate([y, h_labels[pick]])
     return x, y
 
 
@@ -504,6 +521,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-per-epoch", type=int, default=MNIST_PER_EPOCH, help="random MNIST subset drawn each epoch")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke test)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument("--harvest", type=Path, default=None,
+                    help="glyphs cut from generated faxes by training/harvest_glyphs.py, mixed into every epoch")
     args = ap.parse_args(argv)
 
     t_start = time.time()
@@ -530,16 +549,26 @@ def main(argv=None) -> int:
     pv_papers, yv_proc = digit_styles.sample(prng, 3000)
     xv_proc = np.stack([normalise_glyph(fax_channel(p, prng)) for p in pv_papers])[:, None]
 
+    harvest = xv_harvest = yv_harvest = None
+    if args.harvest:
+        h = np.load(args.harvest)
+        faxes = np.unique(h["fax"])
+        held = set(np.random.default_rng(args.seed + 2).choice(faxes, int(len(faxes) * HARVEST_VALID_SHARE), replace=False).tolist())
+        is_val = np.isin(h["fax"], list(held))
+        harvest = (h["images"][~is_val], h["labels"][~is_val])
+        xv_harvest, yv_harvest = h["images"][is_val].astype(np.float32)[:, None] / 255.0, h["labels"][is_val]
+        print(f"harvest: {len(harvest[1])} training glyphs, {len(yv_harvest)} held out ({len(held)} faxes)")
+
     model = DigitNet()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    n_total = sum(epoch_sizes(per_epoch))
+    n_total = sum(epoch_sizes(per_epoch)) + (min(HARVEST_PER_EPOCH, len(harvest[1])) if harvest else 0)
     steps = args.epochs * math.ceil(n_total / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
     rng = np.random.default_rng(args.seed)
 
     for epoch in range(args.epochs):
         t0 = time.time()
-        x, y = build_epoch(images, labels, rng.permutation(train_idx)[:per_epoch], rejects, rng)
+        x, y = build_epoch(images, labels, rng.permutation(train_idx)[:per_epoch], rejects, rng, harvest)
         t_aug = time.time() - t0
         perm = torch.from_numpy(rng.permutation(len(x)))
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -557,9 +586,10 @@ def main(argv=None) -> int:
         acc_f = float((predict(model, xv_fax) == yv).mean())
         rej = float((predict(model, xv_rej) == REJECT).mean())
         acc_p = float((predict(model, xv_proc) == yv_proc).mean())
+        acc_h = f"  val harvest {float((predict(model, xv_harvest) == yv_harvest).mean()):.4f}" if harvest else ""
         print(
             f"epoch {epoch + 1}/{args.epochs}  loss {loss_sum / len(x):.4f}  val clean {acc_c:.4f}  "
-            f"val fax {acc_f:.4f}  val procedural {acc_p:.4f}  reject recall {rej:.4f}  "
+            f"val fax {acc_f:.4f}  val procedural {acc_p:.4f}  reject recall {rej:.4f}{acc_h}  "
             f"(augment {t_aug:.0f}s, total {time.time() - t0:.0f}s)",
             flush=True,
         )
@@ -573,16 +603,26 @@ def main(argv=None) -> int:
         "val_reject_recall": round(float((predict(model, xv_rej) == REJECT).mean()), 4),
         "val_accuracy_procedural_fax": round(float((predict(model, xv_proc) == yv_proc).mean()), 4),
     }
+    if harvest:
+        metrics["val_accuracy_harvest"] = round(float((predict(model, xv_harvest) == yv_harvest).mean()), 4)
     m, p, r = epoch_sizes(per_epoch)
     metrics["training_mix"] = {
         "mnist_per_epoch": m,
         "procedural_per_epoch": p,
         "reject_per_epoch": r,
         "procedural_share_of_digits": PROC_SHARE,
+        "harvest_per_epoch": min(HARVEST_PER_EPOCH, len(harvest[1])) if harvest else 0,
+        "harvest": _harvest_meta(args.harvest),
         "procedural_validation": f"3000 digits from training/digit_styles.py, seed training_seed+{PROC_VALID_SEED_OFFSET}, fax channel",
     }
     export(model, args, metrics, time.time() - t_start)
     return 0
+
+
+def _harvest_meta(path: Path | None) -> dict | None:
+    """What harvest_glyphs.py recorded about the glyphs (seed, faxes, writers), if any were used."""
+    meta = path.with_suffix(".json") if path else None
+    return json.loads(meta.read_text(encoding="utf-8")) if meta and meta.exists() else None
 
 
 def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
@@ -612,7 +652,9 @@ def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
         "tight box, longer side 20 px, centre of mass at centre of 28x28; float32 0..1, ink high; no mean/std",
         "output": "logits; apply softmax for probabilities",
         "training_data": "MNIST train images 0..49999 (a random subset each epoch) + procedural stroke digits "
-        "(training/digit_styles.py, no fonts or KanjiVG) + generated reject crops; validation 50000..54999; "
+        "(training/digit_styles.py, no fonts or KanjiVG) + generated reject crops"
+        + (" + glyphs cut from generated train-writer faxes (training/harvest_glyphs.py)" if args.harvest else "")
+        + "; validation 50000..54999; "
         "55000..59999 unused (reserved for evaluation faxes)",
         "training_seed": args.seed,
         "epochs": args.epochs,
