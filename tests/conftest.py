@@ -35,3 +35,15 @@ def official_pages():
     from intake.ingest import load_pages
 
     return load_pages(FORM_PDF)
+
+
+@pytest.fixture(scope="session")
+def digit_cnn():
+    """The bundled handwritten-digit CNN (skips where the model file is absent)."""
+    from intake.errors import EngineError
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
+
+    try:
+        return OnnxDigitClassifier()
+    except EngineError as exc:
+        pytest.skip(f"bundled digit model missing: {exc}")

@@ -37,13 +37,8 @@ def held_out() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
-
-    try:
-        return OnnxDigitClassifier()
-    except EngineError as exc:
-        pytest.skip(f"bundled digit model missing: {exc}")
+def engine(digit_cnn):
+    return digit_cnn
 
 
 def fax(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:

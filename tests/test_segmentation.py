@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from intake.errors import EngineError
 from intake.readers.segmentation import segment_by_recognition, segment_digits
 from samplegen import handwriting as hw
 
@@ -19,13 +18,8 @@ TRIALS = 12
 
 
 @pytest.fixture(scope="module")
-def cnn():
-    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
-
-    try:
-        return OnnxDigitClassifier()
-    except EngineError as exc:
-        pytest.skip(f"bundled digit model missing: {exc}")
+def cnn(digit_cnn):
+    return digit_cnn
 
 
 def glyph(d: int, rng: np.random.Generator) -> np.ndarray:
