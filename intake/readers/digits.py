@@ -137,6 +137,9 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     cnn_reading = _cnn_reading(cnn.classify(glyphs)) if cnn is not None else None
     ocr_reading = _ocr_reading(ocr, np.where(mask > 0, 0, 255).astype(np.uint8)) if ocr is not None else None
     reading = combine(cnn_reading, ocr_reading)
+    if len(reading.text) != len(filled) and cnn_reading is not None and len(cnn_reading.text) == len(filled):
+        # PP-OCR saw a different number of digits: show the reviewer the CNN's digit per cell.
+        reading = NumberReading(cnn_reading.text, reading.confidence, reading.reasons)
     if len(filled) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
                             (f"{spec.key}: {len(filled)} of {len(cells)} digits written",), region)

@@ -100,7 +100,9 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
     if cnn.text == ocr.text:
         return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
                                                  as_written=cnn.as_written or ocr.as_written))
-    best = ocr if ocr.confidence >= cnn.confidence else cnn
+    # Different lengths: the reviewer is shown the likelier of the readings that may be right.
+    possible = [r for r in (ocr, cnn) if allows is None or allows(r.text)] or [ocr, cnn]
+    best = max(possible, key=lambda r: r.confidence)
     return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
                          (f"readers disagree ({cnn.text or '∅'} vs {ocr.text or '∅'})",))
 
