@@ -88,3 +88,17 @@ def test_the_other_readers_count_can_only_add_cuts(cnn):
     mask = number_mask([glyph(4, rng), glyph(7, rng)], gap=10)
     assert len(read(mask, (1, 4), cnn, hint=1)) == 2  # a smaller count never merges clear digits
     assert read(np.zeros((HEIGHT, 60), np.uint8), (1, 2), cnn) == ""
+
+
+def test_a_stub_left_of_a_digit_by_the_fax_is_doubted(cnn):
+    from intake.readers.digits import structural_doubts
+
+    rng = np.random.default_rng(21)
+    whole = number_mask([glyph(5, rng)], 0)
+    boxes, _ = segment_by_recognition(whole, (1, 2), cnn.classify)
+    assert structural_doubts(whole, boxes, (1, 2)) == ()
+    # The fax kept only a short stroke of it: whatever the readers make of that, ask a person.
+    stub = np.zeros_like(whole)
+    stub[30:47, 20:23] = 1
+    boxes, _ = segment_by_recognition(stub, (1, 2), cnn.classify)
+    assert "a digit is much smaller than the box: the fax may have broken it" in structural_doubts(stub, boxes, (1, 2))
