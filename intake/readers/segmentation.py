@@ -112,23 +112,11 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
     # Where the other reader saw more digits than there are pieces, a piece only as wide as
     # tall may be two digits too.
     split_aspect = 1.0 if count_hint and count_hint > sum(_is_tall(p, height) for p in pieces) else SPLIT_ASPECT
-    atoms: list[Blob] = []
-    whole: set[tuple[int, int]] = set()  # spans of split halves: together they are one piece again
-    for p in pieces:
-        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and _is_tall(p, height):
-            whole.add((len(atoms), len(atoms) + 2))
-            atoms.extend(_split(p, mask))
-        else:
-            atoms.append(p)
+    atoms, whole = _atoms(pieces, mask, split_aspect)
+    nothing = [], np.zeros((0, REJECT + 1), np.float32)
     if not any(_is_tall(a, height) for a in atoms):
-        return [], np.zeros((0, REJECT + 1), np.float32)
-    # Candidate digits: every run of 1..3 consecutive atoms, classified in one batch.
-    # Pieces are only joined into a digit no wider than tall: the CNN, shown two digits as
-    # one glyph, too often names one of them with confidence.
-    spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(i + MAX_PIECES_PER_DIGIT, len(atoms)) + 1)]
-    boxes = {s: _union(atoms[s[0]:s[1]]) for s in spans}
-    spans = [s for s in spans if s[1] - s[0] == 1 or s in whole or _aspect(boxes[s]) <= MAX_JOINED_ASPECT]
-    probs = dict(zip(spans, classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in (boxes[s] for s in spans)])))
+        return nothing
+    boxes, probs = _candidate_digits(atoms, whole, mask, classify)
     score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + (WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0)
              for s, p in probs.items()}
     # Atoms that may stay out of every digit: small ones anywhere, "not a digit" marks at the ends.
@@ -138,9 +126,56 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
             if not (optional[i] or probs[(i, i + 1)][REJECT] > 0.5):
                 break
             optional[i] = True
-    # best[i][k]: best score covering atoms[:i] with k digits, and how it got there.
-    n, kmax = len(atoms), expected[1]
-    best: list[dict[int, tuple[float, list[tuple[int, int]]]]] = [dict() for _ in range(n + 1)]
+    ends = _best_groupings(score, optional, expected)
+    if not ends:
+        return nothing
+    k = max(ends, key=lambda c: ends[c][0])
+    if count_hint in ends and count_hint > k:  # the other reader saw digits this cut merged
+        k = count_hint
+    path = ends[k][1]
+    return [boxes[s] for s in path], np.stack([probs[s] for s in path])
+
+
+Span = tuple[int, int]  # atoms[i:j] taken as one digit
+
+
+def _atoms(pieces: list[Blob], mask: np.ndarray, split_aspect: float) -> tuple[list[Blob], set[Span]]:
+    """The pieces, a wide one cut in two; and the spans of such halves (together, one piece again)."""
+    atoms: list[Blob] = []
+    whole: set[Span] = set()
+    for p in pieces:
+        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and _is_tall(p, mask.shape[0]):
+            whole.add((len(atoms), len(atoms) + 2))
+            atoms.extend(_split(p, mask))
+        else:
+            atoms.append(p)
+    return atoms, whole
+
+
+def _candidate_digits(atoms: list[Blob], whole: set[Span], mask: np.ndarray,
+                      classify: Classify) -> tuple[dict[Span, Blob], dict[Span, np.ndarray]]:
+    """Every run of 1..3 consecutive atoms that may be one digit, classified in one batch.
+
+    Separate pieces are only joined into a glyph no wider than tall: the CNN, shown two
+    digits as one glyph, too often names one of them with confidence.
+    """
+    n = len(atoms)
+    spans = [(i, j) for i in range(n) for j in range(i + 1, min(i + MAX_PIECES_PER_DIGIT, n) + 1)]
+    boxes = {s: _union(atoms[s[0]:s[1]]) for s in spans}
+    spans = [s for s in spans if s[1] - s[0] == 1 or s in whole or _aspect(boxes[s]) <= MAX_JOINED_ASPECT]
+    probs = dict(zip(spans, classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in (boxes[s] for s in spans)])))
+    return boxes, probs
+
+
+def _best_groupings(score: dict[Span, float], optional: list[bool],
+                    expected: tuple[int, int]) -> dict[int, tuple[float, list[Span]]]:
+    """For each possible digit count, the best-scoring way to group all atoms (dynamic programming).
+
+    Counts within ``expected`` are returned when any is possible, else every count found.
+    """
+    n, kmax = len(optional), expected[1]
+    # best[i][k]: best score covering atoms[:i] with k digits, and the spans that give it.
+    best: list[dict[int, tuple[float, list[Span]]]] = [dict() for _ in range(n + 1)]
     best[0][0] = (0.0, [])
     for i in range(n):
         for k, (sc, path) in best[i].items():
@@ -154,11 +189,5 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
                 cand = (sc + score[(i, j)], path + [(i, j)])
                 if k + 1 not in best[j] or best[j][k + 1][0] < cand[0]:
                     best[j][k + 1] = cand
-    ends = {k: v for k, v in best[n].items() if expected[0] <= k <= expected[1]} or {k: v for k, v in best[n].items() if k > 0}
-    if not ends:
-        return [], np.zeros((0, REJECT + 1), np.float32)
-    k = max(ends, key=lambda c: ends[c][0])
-    if count_hint in ends and count_hint > k:  # the other reader saw digits this cut merged
-        k = count_hint
-    path = ends[k][1]
-    return [boxes[s] for s in path], np.stack([probs[s] for s in path])
+    within = {k: v for k, v in best[n].items() if expected[0] <= k <= expected[1]}
+    return within or {k: v for k, v in best[n].items() if k > 0}
