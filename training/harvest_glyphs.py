@@ -1,6 +1,6 @@
 """Collect labelled digit glyphs from generated faxes, cut out exactly as the runtime cuts them.
 
-    python training/harvest_glyphs.py [--count 400] [--seed 9001] [--out training/harvest.npz]
+    python training/harvest_glyphs.py [--count 600] [--seed 9001] [--out training/harvest.npz]
 
 MNIST digits never went through a fax machine, a ruled cell or our segmenter. This
 script generates faxes with the *training* writers (MNIST 0..49,999 only, never the
@@ -95,7 +95,7 @@ def harvest_page(aligned, template, truth: dict, cnn: RecordingClassifier):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--count", type=int, default=400)
+    ap.add_argument("--count", type=int, default=600)
     ap.add_argument("--seed", type=int, default=9001, help="generator seed; must differ from benchmark and calibration seeds")
     ap.add_argument("--out", type=Path, default=ROOT / "training" / "harvest.npz")
     ap.add_argument("--writers", choices=("train", "test"), default="train",
