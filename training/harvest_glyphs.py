@@ -13,7 +13,9 @@ digit and saved as the 28x28 image the CNN sees. ``train_digits.py --harvest`` m
 them into training, so the network learns the fax channel and the segmentation
 artefacts (cell-line stubs, clipped strokes, 98-dpi squash) from the real thing.
 
-Needs no training extra: numpy, OpenCV and the product's own readers.
+The free-space cuts are judged by the bundled CNN, so a harvest run after retraining
+differs a little from the one before (the shipped model was trained on a harvest cut
+with its predecessor). Needs no training extra: numpy, OpenCV and the product's own readers.
 """
 
 from __future__ import annotations
