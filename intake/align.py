@@ -102,10 +102,7 @@ def align_to_template(page: Page, classification: Classification, template: Temp
             if refined_quality >= coarse_quality:
                 warped, homography, quality = refined, refined_h, refined_quality
     ok = quality >= template.min_alignment_quality
-    if not ok:
-        # Faded print: measured on a benchmark fax whose light rules mostly vanished, 49% of the
-        # form's lines were found but 85% of the page's own lines lay on them; a page shifted by
-        # a few millimetres scores 7%.
+    if not ok:  # faded print? (see LINE_PRECISION_MIN)
         precision, visible = line_precision(warped, template)
         ok = precision >= LINE_PRECISION_MIN and visible >= MIN_VISIBLE_LINES
     reasons = () if ok else (f"alignment_failed: only {quality:.0%} of the form's lines matched",)

@@ -96,9 +96,9 @@ def test_a_stub_left_of_a_digit_by_the_fax_is_doubted(cnn):
     rng = np.random.default_rng(21)
     whole = number_mask([glyph(5, rng)], 0)
     boxes, _ = segment_by_recognition(whole, (1, 2), cnn.classify)
-    assert structural_doubts(whole, boxes, (1, 2)) == ()
+    assert structural_doubts(whole, boxes) == ()
     # The fax kept only a short stroke of it: whatever the readers make of that, ask a person.
     stub = np.zeros_like(whole)
     stub[30:47, 20:23] = 1
     boxes, _ = segment_by_recognition(stub, (1, 2), cnn.classify)
-    assert "a digit is much smaller than the box: the fax may have broken it" in structural_doubts(stub, boxes, (1, 2))
+    assert "a digit is much smaller than the box: the fax may have broken it" in structural_doubts(stub, boxes)

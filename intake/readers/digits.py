@@ -7,6 +7,8 @@ reading is trusted; when they disagree the field is flagged for review.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -75,10 +77,9 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
         cnn_boxes, probs = segment_by_recognition(mask, expected, cnn.classify, count_hint=hint)
         if cnn_boxes:
             cnn_reading = _cnn_reading(probs)
-            doubts = structural_doubts(mask, cnn_boxes, expected)
+            doubts = structural_doubts(mask, cnn_boxes)
             if doubts:
-                cnn_reading = NumberReading(cnn_reading.text, cnn_reading.confidence, cnn_reading.reasons + doubts,
-                                            cnn_reading.probs, cnn_reading.as_written)
+                cnn_reading = replace(cnn_reading, reasons=cnn_reading.reasons + doubts)
             # A mark at either end that the CNN calls "not a digit" (a bracket's tail) is
             # left out of the line PP-OCR reads too.
             if ocr is not None and (cnn_boxes[0].x0 > boxes[0].x0 + 2 or cnn_boxes[-1].x1 < boxes[-1].x1 - 2):
@@ -86,7 +87,7 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
-def structural_doubts(mask: np.ndarray, boxes: list[Blob], expected: tuple[int, int]) -> tuple[str, ...]:
+def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
     """Reasons to doubt a number whatever the readers say, because both would miss the same thing.
 
     Ink left outside the digits that were read, as much as a quarter of a digit, may be a

@@ -37,13 +37,13 @@ class JapaneseLexicon:
 
     def cost(self, text: str) -> float:
         """The cost of the cheapest path through the word lattice (spaces ignored; empty is 0)."""
-        return _cached_cost(self, "".join(text.split()))
+        return _analyse(self, "".join(text.split()))[0]
 
     def doubts(self, text: str, content: str = "words") -> tuple[str, ...]:
         """Reasons a keyer would look twice at ``text``, even when the recogniser is sure.
 
         The lexicon only chooses among the recogniser's alternatives; when the true character
-        is not among them (営 read as 首), the choice is a confident non-word. Two signs catch
+        is not among them (営 read as 首), the choice is a confident non-word. These signs catch
         most of those without flagging real words (measured on lists of real surnames, given
         names, company and department names):
         - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside,
@@ -52,7 +52,7 @@ class JapaneseLexicon:
           common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
           dictionary splits many of them (陽菜) although they are real.
         """
-        tokens = _cached_tokens(self, "".join(text.split()))
+        tokens = _analyse(self, "".join(text.split()))[1]
         if content == "person_name":
             given = tokens[1:]
             if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
@@ -70,25 +70,19 @@ _KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
 _NUMBERS = {"数", "数接続"}  # 第一, 二課: numerals stand alone by nature
 
 
-@lru_cache(maxsize=5000)
-def _cached_tokens(lexicon: JapaneseLexicon, text: str) -> tuple[tuple[str, str], ...]:
-    """(surface, finer part of speech) per token: 人名 for a name, 数 for a numeral, ..."""
+@lru_cache(maxsize=20000)
+def _analyse(lexicon: JapaneseLexicon, text: str) -> tuple[float, tuple[tuple[str, str], ...]]:
+    """The lattice cost of ``text`` and its tokens as (surface, finer part of speech): 人名 for
+    a name, 数 for a numeral, ... One tokenisation serves both ``cost`` and ``doubts``."""
     if not text:
-        return ()
+        return 0.0, ()
     with lexicon._lock:
         tokens = list(lexicon._ensure().tokenize(text))
+    if not tokens:
+        return 0.0, ()
     out = []
     for t in tokens:
         pos = t.part_of_speech.split(",")
         out.append((t.surface, pos[2] if pos[1] == "固有名詞" else pos[1]))
-    return tuple(out)
-
-
-@lru_cache(maxsize=20000)
-def _cached_cost(lexicon: JapaneseLexicon, text: str) -> float:
-    if not text:
-        return 0.0
-    with lexicon._lock:
-        tokens = list(lexicon._ensure().tokenize(text))
     # Each node carries the cost of the best path up to and including it.
-    return float(tokens[-1].node.min_cost) if tokens else 0.0
+    return float(tokens[-1].node.min_cost), tuple(out)
