@@ -14,7 +14,7 @@ import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
-from intake.readers.ink import Blob, added_ink, blobs, glyph_image
+from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, normalised
 from intake.readers.segmentation import MIN_DIGIT_HEIGHT_FRAC, MIN_PIECE_AREA, REJECT, segment_by_recognition, segment_digits
 from intake.template import CombDigitsField, PartsField, Template
@@ -106,7 +106,7 @@ def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
     inside = np.zeros(mask.shape, bool)
     for b in boxes:
         inside[b.y0 : b.y1, b.x0 : b.x1] = True
-    left_over = [p for p in blobs(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
+    left_over = [p for p in stroke_groups(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
     if sum(p.area for p in left_over) >= 0.25 * digit_area:
         out.append("ink beside the number was not read as a digit")
     if min(b.y1 - b.y0 for b in boxes) < MIN_WHOLE_DIGIT_HEIGHT_FRAC * mask.shape[0]:
@@ -124,7 +124,7 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
-    pieces = [b for b in blobs(mask) if b.area >= 15]
+    pieces = [b for b in stroke_groups(mask) if b.area >= 15]
     per_cell: list[list[Blob]] = [[] for _ in cells]
     for b in pieces:
         cx = used.x0 + b.cx

@@ -172,6 +172,37 @@ def blobs(mask: np.ndarray) -> list[Blob]:
     return sorted(out, key=lambda b: b.x0)
 
 
+FRAGMENT_GAP_PX = 2  # pieces this close are one broken stroke (a faint pen, a fax dropout)
+SUBSTANTIAL_PX = 40  # a piece this big is a stroke in its own right, never merged with another
+
+
+def stroke_groups(mask: np.ndarray) -> list[Blob]:
+    """Like :func:`blobs`, but fragments of one broken stroke come back as one piece.
+
+    A faint pen through a fax leaves a stroke as a dotted trail of specks, each too small to
+    count; together they are a 1. Pieces within FRAGMENT_GAP_PX of each other are joined,
+    unless that would join two substantial strokes (two digits written close together).
+    """
+    pieces = blobs(mask)
+    if len(pieces) < 2:
+        return pieces
+    k = 2 * (FRAGMENT_GAP_PX // 2) + 1
+    _, near = cv2.connectedComponents(cv2.dilate(mask, np.ones((k, k), np.uint8)), connectivity=8)
+    # Each original piece (blobs sorts them; labels do not) to the near-group it falls in.
+    by_group: dict[int, list[Blob]] = {}
+    for b in pieces:
+        sub = mask[b.y0 : b.y1, b.x0 : b.x1] > 0
+        by_group.setdefault(int(near[b.y0 : b.y1, b.x0 : b.x1][sub][0]), []).append(b)
+    out: list[Blob] = []
+    for group in by_group.values():
+        if sum(b.area >= SUBSTANTIAL_PX for b in group) >= 2:
+            out.extend(group)
+        else:
+            out.append(Blob(min(b.x0 for b in group), min(b.y0 for b in group), max(b.x1 for b in group),
+                            max(b.y1 for b in group), sum(b.area for b in group)))
+    return sorted(out, key=lambda b: b.x0)
+
+
 def glyph_image(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, margin: int = 2) -> np.ndarray:
     """A dark-ink-on-white crop of ``mask`` around one glyph, as readers' engines expect."""
     h, w = mask.shape

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from intake.readers.ink import Blob, blobs, glyph_image
+from intake.readers.ink import Blob, glyph_image, stroke_groups
 
 REJECT = 10  # the CNN's "not a digit" class
 MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
@@ -72,7 +72,7 @@ def _is_tall(b: Blob, height: int) -> bool:
 def _pieces(mask: np.ndarray) -> list[Blob]:
     # Pieces are joined before small ones are judged: a faint digit broken by the fax into
     # short strokes is tall enough once its pieces are put back together.
-    return _merge_overlapping([b for b in blobs(mask) if b.area >= MIN_PIECE_AREA])
+    return _merge_overlapping([b for b in stroke_groups(mask) if b.area >= MIN_PIECE_AREA])
 
 
 def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None) -> list[Blob]:
