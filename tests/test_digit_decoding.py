@@ -97,3 +97,15 @@ def test_year_window_follows_the_day_the_fax_arrived(template):
     assert not date.part_allows("month", "13") and date.part_allows("month", "09")
     phone = next(f for f in template.fields if f.kind == "phone")
     assert phone.part_allows("area", "075") and not phone.part_allows("area", "875") and not phone.part_allows("area", "00")
+
+
+def test_in_a_dispute_a_sure_cnn_outweighs_a_pp_ocr_that_is_sure_as_usual():
+    # PP-OCR gives its guess 97% whether it is right or not; the CNN's 90% means more.
+    cnn = NumberReading("7", 0.9, (), (_dist(7, 0.9),))
+    ocr = NumberReading("1", 0.97, (), (_dist(1, 0.97),))
+    result = combine(cnn, ocr)
+    assert result.text == "7"
+    assert result.reasons == ("readers disagree (7 vs 1)",)
+    # PP-OCR's opinion still counts: against a CNN that is unsure, it carries the dispute.
+    unsure_cnn = NumberReading("7", 0.5, (), (_dist(7, 0.5),))
+    assert combine(unsure_cnn, ocr).text == "1"

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 DIGITS = "0123456789"
+# Where the readers disagree, PP-OCR's probabilities are raised to this power before the two
+# are weighed. Measured on 220 development faxes, the number shown to the reviewer is then
+# right in 8 more of 3,300 digit fields (0.5-0.75 alike).
+OCR_WEIGHT_IN_DISPUTE = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
     weighed by the product of the two opinions (a product of experts) and the confidence is
     the share of that joint belief held by the reported string among all possible strings. If
     the readers' own best possible readings differ, or their lengths differ, the field is
-    flagged. A reading neither reader saw as written (both guesses impossible) is flagged too.
+    flagged (and the number shown is weighed with PP-OCR's opinion tempered). A reading neither reader saw as written (both guesses impossible) is flagged too.
     """
     if cnn is None and ocr is None:
         return NumberReading("", 0.0, ("no reader available",))
@@ -96,7 +100,11 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
             agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
                                    as_written=cnn.as_written or ocr.as_written)
             return _doubt_if_rewritten(agreed)
-        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), joint)
+        # PP-OCR's per-character probabilities are sharper than its accuracy on handwriting
+        # warrants, so when the readers disagree its opinion is tempered before they are weighed.
+        tempered = tuple(normalised(a * b**OCR_WEIGHT_IN_DISPUTE) for a, b in zip(cnn.probs, ocr.probs))
+        text, share = best_allowed(tempered, allows) or best_allowed(tempered, None)
+        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), tempered)
     if cnn.text == ocr.text:
         return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
                                                  as_written=cnn.as_written or ocr.as_written))
