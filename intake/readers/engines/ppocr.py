@@ -48,6 +48,7 @@ class PaddleTextRecogniser:
         self._lock = threading.Lock()
         self.charset: list[str] = []
         self._allowed_cache: dict[int, np.ndarray] = {}
+        self._last: tuple[tuple, np.ndarray] | None = None  # (image key, probabilities)
 
     def _ensure(self):
         if self._session is None:
@@ -85,12 +86,40 @@ class PaddleTextRecogniser:
         return cached
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Per-frame class probabilities (T, C) for one text-line image (dark ink on white)."""
+        """Per-frame class probabilities (T, C) for one text-line image (dark ink on white).
+
+        The last image's result is kept: a line is often asked about twice (its reading, then
+        whether a character was missed), and the network run is the whole cost.
+        """
         session = self._ensure()
+        key = (image.shape, str(image.dtype), hash(np.ascontiguousarray(image).tobytes()))
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
         x = self._prepare(image)[None]
         with self._lock:
-            out = session.run(None, {session.get_inputs()[0].name: x})[0]
-        return out[0]
+            out = session.run(None, {session.get_inputs()[0].name: x})[0][0]
+            self._last = (key, out)
+        return out
+
+    def unread_mark_belief(self, image: np.ndarray, allowed: str) -> float:
+        """How sure the recogniser is, at its surest, that a character it did not read is written
+        between those it did.
+
+        CTC reads a line as frames, each a character or "nothing here" (blank). A simple kana
+        (く, 一) written small can leave frames where the blank wins with well under half the
+        belief and most of the rest goes to characters that are not the neighbours' own: the
+        line is then read a character short, and the shorter reading is often a word too
+        (さくら read as さら). Returns that largest unexplained belief, in [0, 1].
+        """
+        probs = self.probabilities(image)[:, self._allowed_ids(allowed)]
+        best = probs.argmax(axis=1)  # 0 is the blank
+        worst = 0.0
+        for t in np.nonzero(best == 0)[0]:
+            neighbours = set(best[max(0, t - 2) : t + 3].tolist()) - {0}
+            unexplained = 1.0 - probs[t, 0] - sum(probs[t, j] for j in neighbours)
+            worst = max(worst, float(unexplained))
+        return worst
 
     def recognise(self, image: np.ndarray, allowed: str | None = None) -> tuple[str, float]:
         """The text on one line and a confidence in [0, 1]: the lowest peak probability of any character,
