@@ -131,3 +131,48 @@ def test_a_faint_digit_broken_into_specks_is_still_a_digit(cnn):
     # Close but separate digits are never joined by the grouping.
     mask = number_mask([glyph(4, rng), glyph(7, rng)], gap=2)
     assert len(stroke_groups(mask)) >= 2
+
+
+def _over_a_cell_line(glyphs: list[np.ndarray], line_x: int, offsets: list[int]):
+    """Glyphs drawn over a printed cell line, then the dilated print subtracted as the reader does.
+
+    Returns (hand, inked_print, whole): the handwriting left after subtraction, the ink that
+    fell on the print, and the handwriting as written.
+    """
+    whole = np.zeros((HEIGHT, 160), np.uint8)
+    for g, x in zip(glyphs, offsets):
+        y = (HEIGHT - g.shape[0]) // 2
+        whole[y : y + g.shape[0], x : x + g.shape[1]] |= g
+    printed = np.zeros_like(whole, bool)
+    printed[:, line_x - 3 : line_x + 4] = True  # a 3-px ruled line, dilated by 2 px
+    return (whole & ~printed).astype(np.uint8), (whole.astype(bool) & printed), whole
+
+
+def test_a_digit_written_over_a_cell_line_is_mended_whole():
+    from intake.readers.ink import blobs, mend_across_print
+
+    rng = np.random.default_rng(17)
+    cut, mended = 0, 0
+    for _ in range(TRIALS):
+        g = glyph(8, rng)
+        # The line cuts off the left fifth of the 8.
+        hand, on_print, whole = _over_a_cell_line([g], 60, [60 - g.shape[1] // 5])
+        repaired = hand | mend_across_print(hand, on_print)
+        cut += len([b for b in blobs(hand) if b.area >= 8]) > 1
+        mended += len([b for b in blobs(repaired) if b.area >= 8]) == 1
+        assert not (repaired & ~whole.astype(bool)).any()  # nothing is added that was not written
+    assert cut >= 3  # the subtraction really cut these 8s apart
+    assert mended == TRIALS
+
+
+def test_two_digits_either_side_of_a_cell_line_stay_apart():
+    from intake.readers.ink import blobs, mend_across_print
+
+    rng = np.random.default_rng(19)
+    for _ in range(TRIALS):
+        a, b = glyph(int(rng.integers(0, 10)), rng), glyph(int(rng.integers(0, 10)), rng)
+        # Both touch the line: each digit's edge runs into it.
+        hand, on_print, _ = _over_a_cell_line([a, b], 80, [80 - a.shape[1] + 2, 78])
+        before = len([p for p in blobs(hand) if p.area >= 40])
+        after = len([p for p in blobs(hand | mend_across_print(hand, on_print)) if p.area >= 40])
+        assert after >= min(before, 2)

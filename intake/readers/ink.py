@@ -75,8 +75,54 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0) 
     dx, dy = local_offset(aligned, template, b)
     ink = crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD
     printed = b.crop(print_mask(template))
-    ink &= ~printed
-    return remove_streaks(remove_specks(ink.astype(np.uint8)), printed), b
+    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8)), printed)
+    return hand | mend_across_print(hand, ink & printed), b
+
+
+MEND_SPAN_PX = 2 * PRINT_DILATE_PX + 5  # a printed line, its dilation and a pixel of slack each side
+MEND_MAX_SHARE = 0.5  # the cut-off part is at most this share of the stroke it is joined back to
+MEND_MAX_CROSSING_PX = 10  # a pen crossing a ruled line does so in a few rows or columns
+MEND_MAX_WIDENING = 1.5  # ... and widens it at most this much (a neighbouring digit would double it)
+
+
+def mend_across_print(hand: np.ndarray, inked_print: np.ndarray) -> np.ndarray:
+    """Pixels of the print to give back to the handwriting where a pen stroke crosses a ruled line.
+
+    Subtracting the (dilated) print cuts a stroke that crosses a cell line: an 8 written over
+    the line loses its left arc, which then counts as ink of the next cell, and both readers
+    see a 3. Where a piece faces a larger one across inked print within MEND_SPAN_PX, in a
+    row or a column, the print between them is pen. Two digits written either side of a cell
+    line are not joined: neither is a small part of the other.
+    """
+    if not inked_print.any() or not hand.any():
+        return np.zeros_like(hand)
+    _, pieces, stats, _ = cv2.connectedComponentsWithStats(hand, connectivity=8)
+    out = np.zeros_like(hand)
+    # A stroke crosses a horizontal line in a few columns, a vertical one in a few rows; a
+    # longer bridge is a loop lying along the line, and filling it would blot the digit.
+    for kernel, along in (((1, MEND_SPAN_PX), cv2.CC_STAT_HEIGHT), ((MEND_SPAN_PX, 1), cv2.CC_STAT_WIDTH)):
+        closed = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones(kernel, np.uint8))
+        bridges = (closed & inked_print & (hand == 0)).astype(np.uint8)
+        n, labels, bstats, _ = cv2.connectedComponentsWithStats(bridges, connectivity=8)
+        for i in range(1, n):
+            if bstats[i, along] > MEND_MAX_CROSSING_PX:
+                continue
+            this = (labels == i).astype(np.uint8)
+            if _joins_a_cut_off_part(pieces, stats, cv2.dilate(this, np.ones((3, 3), np.uint8)) > 0):
+                out |= this
+    return out
+
+
+def _joins_a_cut_off_part(pieces: np.ndarray, stats: np.ndarray, near: np.ndarray) -> bool:
+    """Whether the pieces next to a bridge are a stroke and a small part cut off it (not two digits)."""
+    touched = set(np.unique(pieces[near]).tolist()) - {0}
+    if len(touched) != 2:
+        return False
+    small, large = sorted(touched, key=lambda j: stats[j, cv2.CC_STAT_AREA])
+    x0 = min(stats[j, cv2.CC_STAT_LEFT] for j in touched)
+    x1 = max(stats[j, cv2.CC_STAT_LEFT] + stats[j, cv2.CC_STAT_WIDTH] for j in touched)
+    return (MIN_COMPONENT_PX <= stats[small, cv2.CC_STAT_AREA] <= MEND_MAX_SHARE * stats[large, cv2.CC_STAT_AREA]
+            and x1 - x0 <= MEND_MAX_WIDENING * stats[large, cv2.CC_STAT_WIDTH])
 
 
 def print_survival(aligned: AlignedPage, template: Template, box: Box, tolerance_px: int = 2) -> float:
