@@ -229,16 +229,18 @@ def stroke_groups(mask: np.ndarray) -> list[Blob]:
     count; together they are a 1. Pieces within FRAGMENT_GAP_PX of each other are joined,
     unless that would join two substantial strokes (two digits written close together).
     """
-    pieces = blobs(mask)
-    if len(pieces) < 2:
-        return pieces
+    n, own, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 2:
+        return blobs(mask)
     k = 2 * (FRAGMENT_GAP_PX // 2) + 1
     _, near = cv2.connectedComponents(cv2.dilate(mask, np.ones((k, k), np.uint8)), connectivity=8)
-    # Each original piece (blobs sorts them; labels do not) to the near-group it falls in.
+    ink = mask > 0
+    group_of = np.zeros(n, np.int32)
+    group_of[own[ink]] = near[ink]  # every pixel of a piece lies in the same near-group
     by_group: dict[int, list[Blob]] = {}
-    for b in pieces:
-        sub = mask[b.y0 : b.y1, b.x0 : b.x1] > 0
-        by_group.setdefault(int(near[b.y0 : b.y1, b.x0 : b.x1][sub][0]), []).append(b)
+    for i in range(1, n):
+        x, y, w, h, a = (int(v) for v in stats[i])
+        by_group.setdefault(int(group_of[i]), []).append(Blob(x, y, x + w, y + h, a))
     out: list[Blob] = []
     for group in by_group.values():
         if sum(b.area >= SUBSTANTIAL_PX for b in group) >= 2:
