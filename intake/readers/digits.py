@@ -16,7 +16,7 @@ from intake.model import AlignedPage, Box, FieldReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, normalised
-from intake.readers.segmentation import MIN_DIGIT_HEIGHT_FRAC, MIN_PIECE_AREA, REJECT, segment_by_recognition, segment_digits
+from intake.readers.segmentation import MIN_PIECE_AREA, REJECT, is_tall, segment_by_recognition, segment_digits
 from intake.template import CombDigitsField, PartsField, Template
 
 MIN_WHOLE_DIGIT_HEIGHT_FRAC = 0.3  # of the part's box height; see structural_doubts
@@ -132,8 +132,7 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
         per_cell[i].append(b)
     glyphs, filled = [], []
     for i, items in enumerate(per_cell):
-        tall = [b for b in items if (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * cells[i].height or b.area >= 60]
-        if not tall:
+        if not any(is_tall(b, cells[i].height) for b in items):
             continue
         # Once a cell holds a digit, every piece in it is part of that digit: a faint 5 loses
         # its bar, a broken 0 half its ring, if only the tall pieces are kept.

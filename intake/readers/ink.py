@@ -107,9 +107,11 @@ def mend_across_print(hand: np.ndarray, inked_print: np.ndarray) -> np.ndarray:
         for i in range(1, n):
             if bstats[i, along] > MEND_MAX_CROSSING_PX:
                 continue
-            this = (labels == i).astype(np.uint8)
-            if _joins_a_cut_off_part(pieces, stats, cv2.dilate(this, np.ones((3, 3), np.uint8)) > 0):
-                out |= this
+            x, y, w, h = (int(v) for v in bstats[i, :4])
+            around = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
+            this = (labels[around] == i).astype(np.uint8)
+            if _joins_a_cut_off_part(pieces[around], stats, cv2.dilate(this, np.ones((3, 3), np.uint8)) > 0):
+                out[around] |= this
     return out
 
 

@@ -86,25 +86,25 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
     weighed by the product of the two opinions (a product of experts) and the confidence is
     the share of that joint belief held by the reported string among all possible strings. If
     the readers' own best possible readings differ, or their lengths differ, the field is
-    flagged (and the number shown is weighed with PP-OCR's opinion tempered). A reading neither reader saw as written (both guesses impossible) is flagged too.
+    flagged (and the number shown is weighed with PP-OCR's opinion tempered). A reading
+    neither reader saw as written (both guesses impossible) is flagged too.
     """
     if cnn is None and ocr is None:
         return NumberReading("", 0.0, ("no reader available",))
     if cnn is None or ocr is None:
         return _doubt_if_rewritten(cnn or ocr)
     if len(cnn.text) == len(ocr.text) and cnn.probs and ocr.probs:
-        joint = tuple(normalised(a * b) for a, b in zip(cnn.probs, ocr.probs))
-        found = best_allowed(joint, allows) or best_allowed(joint, None)
-        text, share = found
-        if cnn.text == ocr.text:
+        agree = cnn.text == ocr.text
+        # PP-OCR's per-character probabilities are sharper than its accuracy on handwriting
+        # warrants, so when the readers disagree its opinion is tempered before they are weighed.
+        weight = 1.0 if agree else OCR_WEIGHT_IN_DISPUTE
+        joint = tuple(normalised(a * b**weight) for a, b in zip(cnn.probs, ocr.probs))
+        text, share = best_allowed(joint, allows) or best_allowed(joint, None)
+        if agree:
             agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
                                    as_written=cnn.as_written or ocr.as_written)
             return _doubt_if_rewritten(agreed)
-        # PP-OCR's per-character probabilities are sharper than its accuracy on handwriting
-        # warrants, so when the readers disagree its opinion is tempered before they are weighed.
-        tempered = tuple(normalised(a * b**OCR_WEIGHT_IN_DISPUTE) for a, b in zip(cnn.probs, ocr.probs))
-        text, share = best_allowed(tempered, allows) or best_allowed(tempered, None)
-        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), tempered)
+        return NumberReading(text, share * 0.5, (f"readers disagree ({cnn.text} vs {ocr.text})",), joint)
     if cnn.text == ocr.text:
         return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
                                                  as_written=cnn.as_written or ocr.as_written))

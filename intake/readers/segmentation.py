@@ -57,15 +57,8 @@ def _split(blob: Blob, mask: np.ndarray) -> tuple[Blob, Blob]:
     return (Blob(blob.x0, blob.y0, cut, blob.y1, blob.area // 2), Blob(cut, blob.y0, blob.x1, blob.y1, blob.area // 2))
 
 
-def _split_widest(items: list[Blob], mask: np.ndarray) -> list[Blob]:
-    """Split the widest blob at its thinnest column: two touching digits written as one stroke."""
-    widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
-    if widest.x1 - widest.x0 < 8:
-        return items
-    return sorted([b for b in items if b is not widest] + list(_split(widest, mask)), key=lambda b: b.x0)
-
-
-def _is_tall(b: Blob, height: int) -> bool:
+def is_tall(b: Blob, height: int) -> bool:
+    """Whether a piece is big enough to be (part of) a digit in a box ``height`` px tall."""
     return (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * height or b.area >= 60
 
 
@@ -82,14 +75,14 @@ def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int 
     widest blobs are split at their thinnest column until the counts match, while any blob is
     still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
     """
-    items = [b for b in _pieces(mask) if _is_tall(b, mask.shape[0])]
+    items = [b for b in _pieces(mask) if is_tall(b, mask.shape[0])]
     target = min(expected[1], count_hint) if count_hint else expected[1]
     min_aspect = 1.0 if count_hint else 2.0
     while items and len(items) < target:
-        widest = max(items, key=lambda b: (b.x1 - b.x0) / max(1, b.y1 - b.y0))
-        if (widest.x1 - widest.x0) < min_aspect * (widest.y1 - widest.y0):
+        widest = max(items, key=_aspect)
+        if widest.x1 - widest.x0 < 8 or _aspect(widest) < min_aspect:
             break
-        items = _split_widest(items, mask)
+        items = sorted([b for b in items if b is not widest] + list(_split(widest, mask)), key=lambda b: b.x0)
     return items
 
 
@@ -111,16 +104,16 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
     pieces = _pieces(mask)
     # Where the other reader saw more digits than there are pieces, a piece only as wide as
     # tall may be two digits too.
-    split_aspect = 1.0 if count_hint and count_hint > sum(_is_tall(p, height) for p in pieces) else SPLIT_ASPECT
+    split_aspect = 1.0 if count_hint and count_hint > sum(is_tall(p, height) for p in pieces) else SPLIT_ASPECT
     atoms, whole = _atoms(pieces, mask, split_aspect)
     nothing = [], np.zeros((0, REJECT + 1), np.float32)
-    if not any(_is_tall(a, height) for a in atoms):
+    if not any(is_tall(a, height) for a in atoms):
         return nothing
     boxes, probs = _candidate_digits(atoms, whole, mask, classify)
     score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + (WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0)
              for s, p in probs.items()}
     # Atoms that may stay out of every digit: small ones anywhere, "not a digit" marks at the ends.
-    optional = [not _is_tall(a, height) for a in atoms]
+    optional = [not is_tall(a, height) for a in atoms]
     for order in (range(len(atoms)), reversed(range(len(atoms)))):
         for i in order:
             if not (optional[i] or probs[(i, i + 1)][REJECT] > 0.5):
@@ -144,7 +137,7 @@ def _atoms(pieces: list[Blob], mask: np.ndarray, split_aspect: float) -> tuple[l
     atoms: list[Blob] = []
     whole: set[Span] = set()
     for p in pieces:
-        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and _is_tall(p, mask.shape[0]):
+        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and is_tall(p, mask.shape[0]):
             whole.add((len(atoms), len(atoms) + 2))
             atoms.extend(_split(p, mask))
         else:
