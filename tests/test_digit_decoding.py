@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from intake.readers.engines.ctc import best_path, best_path_of_length
 from intake.readers.number_decoding import DIGITS, NumberReading, best_allowed, combine, fit_to_part
 
 
@@ -109,3 +110,43 @@ def test_in_a_dispute_a_sure_cnn_outweighs_a_pp_ocr_that_is_sure_as_usual():
     # PP-OCR's opinion still counts: against a CNN that is unsure, it carries the dispute.
     unsure_cnn = NumberReading("7", 0.5, (), (_dist(7, 0.5),))
     assert combine(unsure_cnn, ocr).text == "1"
+
+
+def _brute_force_best_path(log_probs: np.ndarray, n: int) -> float | None:
+    """The best log probability of any frame path that CTC-collapses to ``n`` characters."""
+    best = None
+    for path in itertools.product(range(log_probs.shape[1]), repeat=log_probs.shape[0]):
+        count, previous = 0, 0
+        for c in path:
+            count += bool(c) and c != previous
+            previous = c
+        if count == n:
+            score = float(sum(log_probs[t, c] for t, c in enumerate(path)))
+            best = score if best is None else max(best, score)
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 3), st.integers(0, 5), st.integers(0, 2**31))
+def test_best_path_of_a_given_length_is_the_likeliest_such_path(frames, classes, n, seed):
+    probs = np.random.default_rng(seed).random((frames, classes)) + 1e-3
+    log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
+    want = _brute_force_best_path(log_probs, n)
+    found = best_path_of_length(log_probs, n)
+    if want is None:
+        assert found is None
+    else:
+        assert found is not None and len(found.labels) == n and abs(found.log_prob - want) < 1e-9
+        assert len(found.peaks) == n
+    greedy = best_path(log_probs)
+    if len(greedy.labels) == n:
+        assert found is not None and abs(found.log_prob - greedy.log_prob) < 1e-9
+
+
+def test_a_digit_written_twice_without_a_gap_is_read_twice_given_the_count():
+    # Frames: 1 1 1 1 with the blank never winning, so greedy decoding reads "1"; a blank
+    # is likeliest in the middle, so the best path of two characters is "1 _ 1".
+    p = np.array([[0.05, 0.95], [0.3, 0.7], [0.45, 0.55], [0.05, 0.95]])
+    assert best_path(np.log(p)).labels == (1,)
+    two = best_path_of_length(np.log(p), 2)
+    assert two is not None and two.labels == (1, 1) and two.peaks == (0, 3)

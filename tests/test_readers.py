@@ -140,3 +140,44 @@ def test_a_character_written_too_small_to_read_leaves_a_trace(engines):
     # A tiny く is often dropped (さら, a word too); the recogniser's unexplained belief between
     # さ and ら says so, though not always strongly enough to flag.
     assert np.mean(small) > np.mean(whole) + 0.1
+
+
+def _faxed_line(chars: str, seed: int, gap: int = 2, scale: float = 0.3) -> np.ndarray:
+    """Characters by one evaluation writer, set ``gap`` px apart, sent through a coarse fax
+    (small, half vertical resolution, binarised) and softened as the digit reader does."""
+    import cv2
+
+    from samplegen import handwriting as hw
+
+    rng = np.random.default_rng(seed)
+    writer = hw.Writer.random(rng, "test")
+    glyphs = [hw.char(c, 40, writer, rng) for c in chars]
+    line = np.full((70, sum(g.shape[1] for g in glyphs) + gap * len(glyphs) + 20), 255, np.uint8)
+    x = 10
+    for g in glyphs:
+        y = 55 - g.shape[0]
+        line[y : y + g.shape[0], x : x + g.shape[1]][g > 0.5] = 0
+        x += g.shape[1] + gap
+    h, w = line.shape
+    sent = cv2.resize(line, (int(w * scale), int(h * scale * 0.5)), interpolation=cv2.INTER_AREA)
+    sent = np.where(sent < 160, 0, 255).astype(np.uint8)
+    received = cv2.resize(sent, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_NEAREST)
+    return cv2.GaussianBlur(received, (3, 3), 0)
+
+
+def test_eleven_read_as_one_is_read_as_eleven_given_the_digit_count(engines):
+    from intake.readers.digits import MAX_COUNT_FIT_LOG_RATIO
+    from intake.readers.number_decoding import DIGITS
+
+    ocr = engines.digits_ocr
+    collapsed = 0
+    for seed in range(20):
+        line = _faxed_line("11", seed)
+        text, _ = ocr.character_distributions(line, DIGITS)
+        two, _, log_ratio = ocr.distributions_of_length(line, DIGITS, 2)
+        if text == "1":  # the two runs of 1 met with no blank between them
+            collapsed += 1
+            assert two == "11" and 0 < log_ratio <= MAX_COUNT_FIT_LOG_RATIO
+        elif len(text) == 2:
+            assert two == text and log_ratio == pytest.approx(0.0, abs=1e-6)
+    assert collapsed >= 2  # the fax does make close 1s run together

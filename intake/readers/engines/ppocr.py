@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from intake.errors import EngineError
+from intake.readers.engines.ctc import best_path, best_path_of_length
 
 REC_HEIGHT = 48
 MODEL_NAME = "PP-OCRv6_rec_small.onnx"
@@ -158,6 +159,23 @@ class PaddleTextRecogniser:
         text, _, frames = self._decode(image, allowed)
         idx = self._allowed_ids(allowed)[1:]
         return text, [frame[idx] for frame in frames]
+
+    def distributions_of_length(self, image: np.ndarray, allowed: str, n: int) -> tuple[str, list[np.ndarray], float] | None:
+        """The likeliest reading of exactly ``n`` allowed characters, as ``character_distributions``
+        gives it, and the log of how much likelier the recogniser's own reading is (0 when it
+        already reads ``n`` characters). None if the line is too short for ``n`` characters.
+        """
+        if image.size == 0:
+            return None
+        probs = self.probabilities(image)
+        idx = self._allowed_ids(allowed)
+        allowed_probs = probs[:, idx]
+        log_probs = np.log(np.maximum(allowed_probs / allowed_probs.sum(axis=1, keepdims=True), 1e-12))
+        forced = best_path_of_length(log_probs, n)
+        if forced is None:
+            return None
+        text = "".join(self.charset[int(idx[c])] for c in forced.labels)
+        return text, [probs[t, idx[1:]] for t in forced.peaks], best_path(log_probs).log_prob - forced.log_prob
 
     def _decode(self, image: np.ndarray, allowed: str | None) -> tuple[str, list[float], list[np.ndarray]]:
         """Greedy CTC decoding: text, each character's peak probability, and each peak frame."""
