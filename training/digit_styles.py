@@ -104,14 +104,15 @@ def one_bar(r):
 
 
 def one_flag(r):
+    # Flags run from a short tick to half the digit's height (Japanese writers' long flag)
     x = 0.55
-    fx, fy = x - _u(r, 0.18, 0.35), _u(r, 0.12, 0.3)
+    fx, fy = x - _u(r, 0.18, 0.8), _u(r, 0.1, 0.35)
     return [_line((fx, fy), (x, 0.0), (x + _u(r, -0.03, 0.03), 1.0))]
 
 
 def one_flag_base(r):
     x = 0.5
-    fx, fy = x - _u(r, 0.18, 0.35), _u(r, 0.12, 0.3)
+    fx, fy = x - _u(r, 0.18, 0.8), _u(r, 0.1, 0.35)
     half = _u(r, 0.18, 0.35)
     return [_line((fx, fy), (x, 0.0), (x, 1.0)), _line((x - half, 1.0), (x + half * _u(r, 0.8, 1.2), 1.0))]
 
