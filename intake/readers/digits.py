@@ -181,10 +181,10 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if not filled:
         return FieldReading(spec.key, None, 0.9, (), region)
     cnn_reading = _cnn_reading(cnn.classify(glyphs)) if cnn is not None else None
-    ocr_line = np.where(mask > 0, 0, 255).astype(np.uint8)
-    ocr_reading = _ocr_reading(ocr, ocr_line) if ocr is not None else None
+    ocr_reading = None
     if ocr is not None:
-        ocr_reading = _ocr_reading_of_count(ocr, ocr_line, ocr_reading, len(filled), may_shorten=True)
+        line = np.where(mask > 0, 0, 255).astype(np.uint8)
+        ocr_reading = _ocr_reading_of_count(ocr, line, _ocr_reading(ocr, line), len(filled), may_shorten=True)
     reading = combine(cnn_reading, ocr_reading)
     if len(reading.text) != len(filled) and cnn_reading is not None and len(cnn_reading.text) == len(filled):
         # PP-OCR saw a different number of digits: show the reviewer the CNN's digit per cell.
