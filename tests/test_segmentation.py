@@ -176,3 +176,12 @@ def test_two_digits_either_side_of_a_cell_line_stay_apart():
         before = len([p for p in blobs(hand) if p.area >= 40])
         after = len([p for p in blobs(hand | mend_across_print(hand, on_print)) if p.area >= 40])
         assert after >= min(before, 2)
+
+
+def test_two_upright_strokes_set_close_are_eleven_not_one(cnn):
+    # The CNN reads "11" set close as one sure 1, and each stroke alone as a 1 just as sure:
+    # without a prior the single digit wins, and PP-OCR (which often reads 11 as 1) agrees.
+    rng = np.random.default_rng(11)
+    readings = [read(number_mask([glyph(1, rng), glyph(1, rng)], 4), (1, 2), cnn) for _ in range(2 * TRIALS)]
+    assert "1" not in readings  # never one digit (without the prior: 2 of 24)
+    assert readings.count("11") >= len(readings) - 2  # the rest is the CNN's own 1-or-7 doubt

@@ -23,6 +23,13 @@ MAX_PIECES_PER_DIGIT = 3  # a digit broken into more pieces than this is not rec
 SPLIT_ASPECT = 1.2  # a piece wider than this times its height may be two touching digits
 MAX_JOINED_ASPECT = 1.0  # separate pieces are joined into one digit only up to this width/height
 WIDE_PRIOR = math.log(0.3)  # a glyph wider than SPLIT_ASPECT is one digit less often than two
+# Two separate upright strokes are more often two digits (11) than one: the CNN reads "11"
+# set close as one glyph as a sure 1, and each stroke alone as a 1 just as sure, and with
+# no prior the single digit wins (one probability below 1 beats two). Both readers then
+# agreed on 1 for 11 (hours, days, months). Measured on 320 development faxes: 4 such
+# numbers now read right, 2 fewer wrong numbers unflagged, 3 more fields flagged.
+JOINED_STROKES_PRIOR = math.log(0.5)
+STROKE_ASPECT = 0.5  # a piece at most this wide for its height is one upright stroke
 
 
 def _aspect(b: Blob) -> float:
@@ -98,7 +105,9 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
     probability. Small pieces (a speck, a dot) may stay out of every digit; tall ones may
     not, except "not a digit" marks at either end (a bracket's tail). The number of digits
     is the best-scoring count within ``expected``, raised to ``count_hint`` where another
-    reader saw more digits and that many fit. Returns ([], empty) when nothing digit-like is written.
+    reader saw more digits and that many fit. Separate upright strokes are one digit only if
+    that reads clearly better (``JOINED_STROKES_PRIOR``): 11 is not a 1.
+    Returns ([], empty) when nothing digit-like is written.
     """
     height = mask.shape[0]
     pieces = _pieces(mask)
@@ -110,8 +119,15 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
     if not any(is_tall(a, height) for a in atoms):
         return nothing
     boxes, probs = _candidate_digits(atoms, whole, mask, classify)
-    score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + (WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0)
-             for s, p in probs.items()}
+
+    def prior(s: Span) -> float:
+        value = WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0
+        tall = [a for a in atoms[s[0] : s[1]] if is_tall(a, height)]
+        if s not in whole and len(tall) >= 2 and all(_aspect(a) <= STROKE_ASPECT for a in tall):
+            value += JOINED_STROKES_PRIOR
+        return value
+
+    score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + prior(s) for s, p in probs.items()}
     # Atoms that may stay out of every digit: small ones anywhere, "not a digit" marks at the ends.
     optional = [not is_tall(a, height) for a in atoms]
     for order in (range(len(atoms)), reversed(range(len(atoms)))):
