@@ -112,22 +112,28 @@ def test_a_mark_beside_a_damaged_printed_word_goes_to_review(template, read_form
     assert not read_circled_option(aligned, template, spec).reasons  # the intact page raises no such doubt
 
 
-def _written_line(chars: str, scales: list[float], seed: int) -> np.ndarray:
-    """A line written by one evaluation writer, each character at its own share of the height."""
-    import cv2
-
+def _handwritten_line(chars: str, seed: int, scales: list[float] | None = None, gap: int = 8) -> np.ndarray:
+    """A line written by one evaluation writer, each character at its own share of the height,
+    set ``gap`` px apart on one baseline (dark ink on white, not yet softened)."""
     from samplegen import handwriting as hw
 
     rng = np.random.default_rng(seed)
     writer = hw.Writer.random(rng, "test")
-    glyphs = [hw.char(c, 40 * s, writer, rng) for c, s in zip(chars, scales)]
-    line = np.full((70, sum(g.shape[1] for g in glyphs) + 8 * len(glyphs) + 20), 255, np.uint8)
+    glyphs = [hw.char(c, 40 * s, writer, rng) for c, s in zip(chars, scales or [1] * len(chars))]
+    line = np.full((70, sum(g.shape[1] for g in glyphs) + gap * len(glyphs) + 20), 255, np.uint8)
     x = 10
     for g in glyphs:
         y = 55 - g.shape[0]  # characters stand on one baseline
         line[y : y + g.shape[0], x : x + g.shape[1]][g > 0.5] = 0
-        x += g.shape[1] + 8
-    return cv2.GaussianBlur(line, (3, 3), 0)
+        x += g.shape[1] + gap
+    return line
+
+
+def _written_line(chars: str, scales: list[float], seed: int) -> np.ndarray:
+    """A handwritten line, softened as the text reader sees it."""
+    import cv2
+
+    return cv2.GaussianBlur(_handwritten_line(chars, seed, scales), (3, 3), 0)
 
 
 def test_a_character_written_too_small_to_read_leaves_a_trace(engines):
@@ -147,17 +153,7 @@ def _faxed_line(chars: str, seed: int, gap: int = 2, scale: float = 0.3) -> np.n
     (small, half vertical resolution, binarised) and softened as the digit reader does."""
     import cv2
 
-    from samplegen import handwriting as hw
-
-    rng = np.random.default_rng(seed)
-    writer = hw.Writer.random(rng, "test")
-    glyphs = [hw.char(c, 40, writer, rng) for c in chars]
-    line = np.full((70, sum(g.shape[1] for g in glyphs) + gap * len(glyphs) + 20), 255, np.uint8)
-    x = 10
-    for g in glyphs:
-        y = 55 - g.shape[0]
-        line[y : y + g.shape[0], x : x + g.shape[1]][g > 0.5] = 0
-        x += g.shape[1] + gap
+    line = _handwritten_line(chars, seed, gap=gap)
     h, w = line.shape
     sent = cv2.resize(line, (int(w * scale), int(h * scale * 0.5)), interpolation=cv2.INTER_AREA)
     sent = np.where(sent < 160, 0, 255).astype(np.uint8)
