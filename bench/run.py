@@ -1,6 +1,7 @@
 """Generate a fresh seeded fax set, run each engine configuration over it, print one table.
 
     python -m bench [--count 200] [--seed 424242] [--configs product,tesseract-baseline] [--whole-page]
+                    [--errors] [--errors-dir DIR] [--json FILE]
 
 Configurations share the whole pipeline (ingest, classify, align, marks,
 validation) and differ only in the recognition engines, so the comparison is
@@ -58,7 +59,8 @@ def engine_configs() -> dict:
             "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 
-def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates) -> Score:
+def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates,
+               errors_dir: Path | None = None) -> Score:
     score = Score()
     pipeline = Pipeline(pipeline_templates, make_engines())
     template = {t.id: t for t in pipeline_templates}
@@ -87,9 +89,49 @@ def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pi
             if page not in truth_by_page:
                 score.extra_records += 1
                 continue
+            before = len(score.errors)
             score.add_record(template[record.form], record.to_json(), truth_by_page[page])
+            if errors_dir is not None:
+                save_error_crops(errors_dir / name, record, score.errors[before:])
         score.missing_records += len(set(truth_by_page) - set(found))
     return score
+
+
+INDEX_HEADER = ["file", "page", "field", "truth", "read", "confidence", "crop"]
+
+
+def clear_error_crops(folder: Path) -> None:
+    """Remove what an earlier run wrote to ``folder`` (its index and field images, nothing else)."""
+    if (folder / "index.csv").is_file():
+        for png in folder.glob("*.png"):
+            png.unlink()
+        (folder / "index.csv").unlink()
+
+
+def save_error_crops(folder: Path, record, errors: list[tuple]) -> None:
+    """The aligned field image of each unflagged wrong value, and a line per value in ``index.csv``,
+    so the failures can be looked at rather than only counted."""
+    if not errors:
+        return
+    import csv
+
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = folder / "index.csv"
+    new = not index.exists()
+    with index.open("a", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        if new:
+            out.writerow(INDEX_HEADER)
+        for file, key, want, got, conf in errors:
+            crop = record.crops.get(key)
+            name = f"{Path(file).stem}_p{record.source.page}_{key}.png"
+            if crop is not None and crop.size:
+                cv2.imwrite(str(folder / name), crop)
+            else:
+                name = ""
+            out.writerow([Path(file).name, record.source.page, key, want, got, f"{conf:.4f}", name])
 
 
 def whole_page_tesseract_seconds(folder: Path, truth_rows: list[dict], limit: int = 5) -> float:
@@ -116,6 +158,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    ap.add_argument("--errors-dir", type=Path, default=None,
+                    help="write the field image of every unflagged wrong value here, with an index.csv, per configuration")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
         scores = {}
         for name in chosen:
             print(f"running {name} ...", file=sys.stderr)
-            scores[name] = run_config(name, configs[name], folder, rows, templates)
+            if args.errors_dir is not None:
+                clear_error_crops(args.errors_dir / name)
+            scores[name] = run_config(name, configs[name], folder, rows, templates, args.errors_dir)
         print(table(scores))
         if args.whole_page:
             s = whole_page_tesseract_seconds(folder, rows)

@@ -1,0 +1,58 @@
+"""The benchmark's scoring and its gallery of unflagged wrong values, on a committed sample fax."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bench.run import clear_error_crops, save_error_crops
+from bench.score import Score
+from intake.pipeline import Pipeline
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture(scope="module")
+def sample_record():
+    row = json.loads((SAMPLES / "truth.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    result = Pipeline().process_file(SAMPLES / row["file"])
+    record = result.records[0]
+    truth = next(r["fields"] for r in row["records"] if r["page"] == record.source.page)
+    return record, truth
+
+
+def test_a_wrong_value_counts_against_the_product_only_if_unflagged(sample_record):
+    record, truth = sample_record
+    template = Pipeline().templates[0]
+    key = "targets.0.plan_number"
+    for review in (False, True):
+        made = record.to_json()
+        made["fields"] = {k: {**f, "value": truth.get(k), "review": False} for k, f in made["fields"].items()}
+        made["fields"][key] = {**made["fields"][key], "value": "4-0000-00", "review": review}
+        made["review"] = {**made["review"], "needed": review}
+        score = Score()
+        score.add_record(template, made, truth)
+        n, right, flagged, unflagged_wrong = score.fields["digits"]
+        assert (n - right, flagged, unflagged_wrong) == (1, int(review), int(not review))
+        assert score.records_unflagged_wrong == int(not review)
+        assert score.straight_through == int(not review)
+        assert [e[1] for e in score.errors] == ([] if review else [key])
+
+
+def test_error_gallery_holds_the_field_image_and_a_line_per_value(sample_record, tmp_path):
+    record, _ = sample_record
+    key = next(k for k, img in record.crops.items() if img.size)
+    file = record.source.file
+    save_error_crops(tmp_path, record, [(file, key, "4-1234-56", "4-1284-56", 1.0)])
+    rows = list(csv.DictReader((tmp_path / "index.csv").open(encoding="utf-8")))
+    assert [(r["field"], r["truth"], r["read"]) for r in rows] == [(key, "4-1234-56", "4-1284-56")]
+    saved = cv2.imread(str(tmp_path / rows[0]["crop"]), cv2.IMREAD_GRAYSCALE)
+    assert np.array_equal(saved, record.crops[key])
+    (tmp_path / "keep.txt").write_text("not the benchmark's")
+    clear_error_crops(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
