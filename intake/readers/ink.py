@@ -168,12 +168,38 @@ def _streak_runs(coverage: np.ndarray, min_cover: float) -> list[tuple[int, int]
 
 
 def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85) -> np.ndarray:
-    """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken.
+    """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken,
+    and slivers of a ruled line.
 
     A pen stroke (even a tall 1) almost never covers a narrow band from edge to edge of a field box.
     Where the streak crosses printed words it was subtracted with the print, so ``printed`` pixels
     count as covered.
     """
+    return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover), min_cover)
+
+
+# What subtracting the dilated print leaves of a ruled line the page has drifted off by a pixel
+# or two: a line a pixel or two thick, stepping sideways as it runs across the box. A pen stroke
+# is 3 px or more. Left in, the CNN read the sliver beside a month's 1 as another 1 (11).
+RULE_SLIVER_MAX_THICKNESS = 2.5
+
+
+def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
+    """Drop pieces that run across ``min_cover`` of the box but are at most a sliver thick."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    h, w = mask.shape
+    out = mask
+    for i in range(1, n):
+        _, _, bw, bh, area = (int(v) for v in stats[i, :5])
+        span = bh if bh >= min_cover * h else bw if bw >= min_cover * w else 0
+        if span and area <= RULE_SLIVER_MAX_THICKNESS * span:
+            if out is mask:
+                out = mask.copy()
+            out[labels == i] = 0
+    return out
+
+
+def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_cover: float) -> np.ndarray:
     out = mask
     seen = mask if printed is None else (mask | printed.astype(np.uint8))
     h, w = mask.shape
