@@ -46,7 +46,8 @@ class JapaneseLexicon:
         is not among them (営 read as 首), the choice is a confident non-word. These signs catch
         most of those without flagging real words (measured on lists of real surnames, given
         names, company and department names):
-        - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside,
+        - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside;
+          a run of two or more kanji the dictionary cannot place at all (企面室 for 企画室);
           or a long-vowel mark read twice (ーー);
         - ``person_name``: a given name of one kanji that the dictionary knows only as a
           common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
@@ -61,6 +62,10 @@ class JapaneseLexicon:
         pairs = [a + b for (a, pa), (b, pb) in zip(tokens, tokens[1:])
                  if _KANJI.fullmatch(a) and _KANJI.fullmatch(b) and pa not in _NUMBERS and pb not in _NUMBERS]
         out = [f"'{p}' is not a word" for p in pairs]
+        # Company and department names are compounds of known words (株式会社ジャパネットたかた,
+        # 経営企画室): of 87 real ones and 953 right readings on development faxes, none held an
+        # unknown kanji run, while 6 of 41 misread departments did.
+        out += [f"'{w}' is not a word" for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
         if "ーー" in text:  # a long-vowel mark read twice (カスタマーーサポート)
             out.append("a doubled long-vowel mark 'ーー'")
         return tuple(out)
@@ -68,12 +73,14 @@ class JapaneseLexicon:
 
 _KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
 _NUMBERS = {"数", "数接続"}  # 第一, 二課: numerals stand alone by nature
+_UNKNOWN = "?"  # the part of speech given to a run the dictionary has no entry for
 
 
 @lru_cache(maxsize=20000)
 def _analyse(lexicon: JapaneseLexicon, text: str) -> tuple[float, tuple[tuple[str, str], ...]]:
     """The lattice cost of ``text`` and its tokens as (surface, finer part of speech): 人名 for
-    a name, 数 for a numeral, ... One tokenisation serves both ``cost`` and ``doubts``."""
+    a name, 数 for a numeral, ``_UNKNOWN`` for a run with no dictionary entry. One
+    tokenisation serves both ``cost`` and ``doubts``."""
     if not text:
         return 0.0, ()
     with lexicon._lock:
@@ -83,6 +90,6 @@ def _analyse(lexicon: JapaneseLexicon, text: str) -> tuple[float, tuple[tuple[st
     out = []
     for t in tokens:
         pos = t.part_of_speech.split(",")
-        out.append((t.surface, pos[2] if pos[1] == "固有名詞" else pos[1]))
+        out.append((t.surface, _UNKNOWN if t.node_type == "UNKNOWN" else pos[2] if pos[1] == "固有名詞" else pos[1]))
     # Each node carries the cost of the best path up to and including it.
     return float(tokens[-1].node.min_cost), tuple(out)
