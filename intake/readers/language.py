@@ -64,7 +64,7 @@ class JapaneseLexicon:
         out = [f"'{p}' is not a word" for p in pairs]
         # Company and department names are compounds of known words (株式会社ジャパネットたかた,
         # 経営企画室): of 87 real ones and 953 right readings on development faxes, none held an
-        # unknown kanji run, while 6 of 41 misread departments did.
+        # unknown kanji run, while 6 of the 41 misread ones (all departments) did.
         out += [f"'{w}' is not a word" for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
         if "ーー" in text:  # a long-vowel mark read twice (カスタマーーサポート)
             out.append("a doubled long-vowel mark 'ーー'")
