@@ -212,3 +212,60 @@ def test_a_sliver_of_a_ruled_line_is_not_a_one(cnn):
         x = 5 + (20 * y) // HEIGHT
         stroke[y, x : x + 4] = 1  # a 4 px pen
     assert (remove_streaks(stroke) == stroke).all()
+
+
+def _along_a_cell_line(glyphs: list[np.ndarray], offsets: list[int], line_x: int = 40):
+    """A row of cells with 2-px sides, one at ``line_x``, and glyphs drawn at ``offsets`` (over it).
+
+    Returns (hand, ink, printed, template_ink) as :func:`intake.readers.ink.added_ink` sees them:
+    the handwriting left once the dilated print is subtracted, and the page's, the print's and
+    the template's ink.
+    """
+    written = np.zeros((HEIGHT, 120), np.uint8)
+    for g, x in zip(glyphs, offsets):
+        y = (HEIGHT - g.shape[0]) // 2
+        written[y : y + g.shape[0], x : x + g.shape[1]] |= g
+    template_ink = np.zeros(written.shape, bool)
+    printed = np.zeros(written.shape, bool)
+    for x in (2, line_x, 80, 116):  # the sides of a row of cells
+        template_ink[:, x : x + 2] = True
+        printed[:, x - 2 : x + 4] = True
+    ink = written.astype(bool) | template_ink
+    return (ink & ~printed).astype(np.uint8), ink, printed, template_ink
+
+
+def test_a_stroke_along_a_cell_line_is_given_back():
+    from intake.readers.ink import blobs, pen_along_print
+
+    # A "]" whose upright runs along the cell's side, as an 8's left loops or a 7's bar can:
+    # subtracting the print leaves the arms and at most a sliver of the upright. The pen
+    # is a little off the line, so the line looks wider there than the fax's ragging makes it.
+    rng = np.random.default_rng(23)
+    for _ in range(TRIALS):
+        pen, shift = int(rng.integers(4, 6)), int(rng.integers(1, 3))
+        top, bottom = int(rng.integers(8, 20)), int(rng.integers(50, 62))
+        bracket = np.zeros((HEIGHT, 40), np.uint8)
+        bracket[top:bottom, 1 + shift : 1 + shift + pen] = 1
+        bracket[top : top + pen, 1:30] = bracket[bottom - pen : bottom, 1:30] = 1
+        hand, ink, printed, template_ink = _along_a_cell_line([bracket], [39])
+        given = pen_along_print(hand, ink, printed, template_ink).astype(bool)
+        assert not (given & ~(ink & printed)).any()  # only inked print is given back
+        pen_beside_line = ink & printed & ~template_ink
+        assert (given & pen_beside_line).sum() >= 0.6 * pen_beside_line.sum()
+        assert len(blobs(hand | given)) == 1
+
+
+def test_a_bare_cell_line_and_two_digits_beside_it_give_nothing_back():
+    from intake.readers.ink import blobs, pen_along_print
+
+    rng = np.random.default_rng(29)
+    for _ in range(TRIALS):
+        a, b = glyph(int(rng.integers(0, 10)), rng), glyph(int(rng.integers(0, 10)), rng)
+        # Both digits reach into the line's band from either side: the line between them is print.
+        hand, ink, printed, template_ink = _along_a_cell_line([a, b], [max(0, 42 - a.shape[1]), 39])
+        joined = hand | pen_along_print(hand, ink, printed, template_ink)
+        assert len([p for p in blobs(joined) if p.area >= 40]) >= min(2, len([p for p in blobs(hand) if p.area >= 40]))
+    # A digit well clear of the line: the line is all print, however ragged the fax left it.
+    hand, ink, printed, template_ink = _along_a_cell_line([glyph(5, rng)], [70])
+    ink[::3, 39] = True  # a ragged left edge
+    assert not pen_along_print(hand, ink, printed, template_ink).any()

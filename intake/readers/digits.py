@@ -158,7 +158,7 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     cells = [template.px(c) for c in spec.cells]
     region = Box(cells[0].x0, min(c.y0 for c in cells), cells[-1].x1, max(c.y1 for c in cells))
     pad = 6
-    mask, used = added_ink(aligned, template, region, pad=pad)
+    mask, used = added_ink(aligned, template, region, pad=pad, pen_on_print=True)
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
