@@ -269,3 +269,29 @@ def test_a_bare_cell_line_and_two_digits_beside_it_give_nothing_back():
     hand, ink, printed, template_ink = _along_a_cell_line([glyph(5, rng)], [70])
     ink[::3, 39] = True  # a ragged left edge
     assert not pen_along_print(hand, ink, printed, template_ink).any()
+
+
+def _blank_form_page(template):
+    from intake.model import AlignedPage, SourceRef
+
+    return AlignedPage(template.reference.copy(), template.id, SourceRef("blank.png", 1, ""), 1.0, np.eye(3), True)
+
+
+def test_a_tall_one_in_a_cell_stays_and_a_streak_down_the_page_goes(template):
+    from intake.model import Box
+    from intake.readers.ink import added_ink
+
+    spec = next(f for f in template.fields if f.key == "targets.0.plan_number")
+    cells = [template.px(c) for c in spec.cells]
+    region = Box(cells[0].x0, cells[0].y0, cells[-1].x1, cells[-1].y1)
+    page = _blank_form_page(template)
+    # A 1 written from the cell's top line to its bottom line, in the last cell.
+    one_x = (cells[-1].x0 + cells[-1].x1) // 2
+    page.image[cells[-1].y0 : cells[-1].y1, one_x : one_x + 4] = 0
+    # Dirt on the scanner glass: a 2-px line from the top of the page to the bottom, through the first cell.
+    streak_x = (cells[0].x0 + cells[0].x1) // 2
+    page.image[:, streak_x : streak_x + 2] = 0
+    mask, used = added_ink(page, template, region, pad=6)
+    column_ink = mask.any(axis=0)
+    assert column_ink[one_x - used.x0 : one_x - used.x0 + 4].all()  # the 1 is handwriting
+    assert not column_ink[streak_x - used.x0 - 2 : streak_x - used.x0 + 4].any()  # the streak is not

@@ -10,6 +10,7 @@ against the print around it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -80,7 +81,8 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0,
     dx, dy = local_offset(aligned, template, b)
     ink = crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD
     printed = b.crop(print_mask(template))
-    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8)), printed)
+    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8)), printed,
+                          runs_on=lambda axis, a, e: _runs_on_past(aligned, template, b, dx, dy, axis, a, e))
     hand = hand | mend_across_print(hand, ink & printed)
     if pen_on_print:
         hand = hand | pen_along_print(hand, ink, printed, b.crop(template.reference) < 200)
@@ -234,15 +236,41 @@ def _streak_runs(coverage: np.ndarray, min_cover: float) -> list[tuple[int, int]
     return runs
 
 
-def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85) -> np.ndarray:
+def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85,
+                   runs_on: Callable[[int, int, int], bool] | None = None) -> np.ndarray:
     """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken,
     and slivers of a ruled line.
 
-    A pen stroke (even a tall 1) almost never covers a narrow band from edge to edge of a field box.
-    Where the streak crosses printed words it was subtracted with the print, so ``printed`` pixels
-    count as covered.
+    A pen stroke seldom covers a narrow band from edge to edge of a field box. Where the streak
+    crosses printed words it was subtracted with the print, so ``printed`` pixels count as covered.
+    A tall 1 in a cell can, with the cell's top and bottom lines counting as covered: where
+    ``runs_on(axis, start, end)`` can look at the page beyond the box, only a band whose ink
+    runs on past the box, as a streak down the page does, is dropped.
     """
-    return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover), min_cover)
+    return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover, runs_on), min_cover)
+
+
+STREAK_LOOK_PAST_PX = 24  # how far beyond the box to look for the rest of a streak
+STREAK_RUNS_ON_SHARE = 0.5  # of those rows (or columns) the streak's band must be inked in
+
+
+def _runs_on_past(aligned: AlignedPage, template: Template, box: Box, dx: int, dy: int, axis: int, start: int, end: int) -> bool:
+    """Whether the handwriting-free page just beyond ``box`` shows ink in the band [start, end) of
+    columns (axis 0) or rows (axis 1), on at least one side: the rest of a streak."""
+    mask = print_mask(template)
+    gap = PRINT_DILATE_PX + 1
+    if axis == 0:
+        x0, x1 = box.x0 + start - 1, box.x0 + end + 1
+        sides = [Box(x0, box.y0 - gap - STREAK_LOOK_PAST_PX, x1, box.y0 - gap), Box(x0, box.y1 + gap, x1, box.y1 + gap + STREAK_LOOK_PAST_PX)]
+    else:
+        y0, y1 = box.y0 + start - 1, box.y0 + end + 1
+        sides = [Box(box.x0 - gap - STREAK_LOOK_PAST_PX, y0, box.x0 - gap, y1), Box(box.x1 + gap, y0, box.x1 + gap + STREAK_LOOK_PAST_PX, y1)]
+    for side in sides:
+        ink = crop_padded(aligned.image, side.x0 + dx, side.y0 + dy, side.x1 + dx, side.y1 + dy) < INK_THRESHOLD
+        ink &= ~crop_padded(mask.astype(np.uint8), side.x0, side.y0, side.x1, side.y1, fill=0).astype(bool)
+        if ink.any(axis=1 - axis).mean() >= STREAK_RUNS_ON_SHARE:
+            return True
+    return False
 
 
 # What subtracting the dilated print leaves of a ruled line the page has drifted off by a pixel
@@ -266,7 +294,8 @@ def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
     return out
 
 
-def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_cover: float) -> np.ndarray:
+def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_cover: float,
+                             runs_on: Callable[[int, int, int], bool] | None = None) -> np.ndarray:
     out = mask
     seen = mask if printed is None else (mask | printed.astype(np.uint8))
     h, w = mask.shape
@@ -275,7 +304,7 @@ def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_c
         for a, b in _streak_runs(coverage, min_cover):
             band = seen[:, a:b] if axis == 0 else seen[a:b, :]
             covered = band.any(axis=1 - axis).mean()
-            if covered >= min_cover:
+            if covered >= min_cover and (runs_on is None or runs_on(axis, a, b)):
                 if out is mask:
                     out = mask.copy()
                 if axis == 0:
