@@ -20,6 +20,7 @@ from intake.model import AlignedPage, Box
 from intake.template import Template
 
 INK_THRESHOLD = 150
+PRINT_THRESHOLD = 200  # the blank reference is clean greyscale: anything darker than this is print
 PRINT_DILATE_PX = 2
 MIN_COMPONENT_PX = 8  # speckle at 200 dpi is a few pixels; the smallest pen dot is bigger
 LOCAL_SEARCH_PX = 6  # how far a box may have drifted from the global alignment
@@ -32,7 +33,7 @@ def print_mask(template: Template) -> np.ndarray:
     """The template's own ink (dilated), as bool: pixels that belong to the printed form."""
     key = (template.id, id(template))
     if key not in _PRINT_MASKS:
-        ink = (template.reference < 200).astype(np.uint8)
+        ink = (template.reference < PRINT_THRESHOLD).astype(np.uint8)
         k = 2 * PRINT_DILATE_PX + 1
         _PRINT_MASKS[key] = cv2.dilate(ink, np.ones((k, k), np.uint8)) > 0
     return _PRINT_MASKS[key]
@@ -85,7 +86,7 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0,
                           runs_on=lambda axis, a, e: _runs_on_past(aligned, template, b, dx, dy, axis, a, e))
     hand = hand | mend_across_print(hand, ink & printed)
     if pen_on_print:
-        hand = hand | pen_along_print(hand, ink, printed, b.crop(template.reference) < 200)
+        hand = hand | pen_along_print(hand, ink, printed, b.crop(template.reference) < PRINT_THRESHOLD)
     return hand, b
 
 
@@ -255,7 +256,7 @@ STREAK_RUNS_ON_SHARE = 0.5  # of those rows (or columns) the streak's band must 
 
 
 def _runs_on_past(aligned: AlignedPage, template: Template, box: Box, dx: int, dy: int, axis: int, start: int, end: int) -> bool:
-    """Whether the handwriting-free page just beyond ``box`` shows ink in the band [start, end) of
+    """Whether the page just beyond ``box``, less its print, shows ink in the band [start, end) of
     columns (axis 0) or rows (axis 1), on at least one side: the rest of a streak."""
     mask = print_mask(template)
     gap = PRINT_DILATE_PX + 1
