@@ -271,7 +271,7 @@ def _runs_on_past(aligned: AlignedPage, template: Template, box: Box, dx: int, d
         sides = [Box(box.x0 - gap - STREAK_LOOK_PAST_PX, y0, box.x0 - gap, y1), Box(box.x1 + gap, y0, box.x1 + gap + STREAK_LOOK_PAST_PX, y1)]
     for side in sides:
         ink = crop_padded(aligned.image, side.x0 + dx, side.y0 + dy, side.x1 + dx, side.y1 + dy) < INK_THRESHOLD
-        ink &= ~crop_padded(mask.astype(np.uint8), side.x0, side.y0, side.x1, side.y1, fill=0).astype(bool)
+        ink &= ~crop_padded(mask, side.x0, side.y0, side.x1, side.y1, fill=False)
         if ink.any(axis=1 - axis).mean() >= STREAK_RUNS_ON_SHARE:
             return True
     return False
