@@ -97,7 +97,8 @@ def test_real_words_raise_no_doubt(lexicon, text):
     assert lexicon.doubts(text) == ()
 
 
-@pytest.mark.parametrize("text", ["第一首業部", "第二世業部門", "カスタマーーサポート課", "経営企面室", "法人嘗業部", "営業推追部"])
+@pytest.mark.parametrize("text", ["第一首業部", "第二世業部門", "カスタマーーサポート課", "第-一営業部", "経営企面室", "法人嘗業部",
+                                  "営業推追部"])
 def test_a_confident_non_word_raises_a_doubt(lexicon, text):
     # The true character was not among the recogniser's alternatives, so the lexicon could
     # only choose among wrong ones: the reading must still go to a person.
@@ -112,3 +113,10 @@ def test_real_names_raise_no_doubt(lexicon, name):
 @pytest.mark.parametrize("name", ["石井聯", "前田意", "伊藤患"])
 def test_a_given_name_that_is_only_a_common_noun_raises_a_doubt(lexicon, name):
     assert lexicon.doubts(name, "person_name") == ("the given name is not one the dictionary knows",)
+
+
+@pytest.mark.parametrize("name", ["佐藤 ケンーー", "一一 太郎"])
+def test_one_stroke_read_twice_in_a_name_raises_a_doubt(lexicon, name):
+    # The dictionary judges names loosely (many real names are unknown words), but no name
+    # has two dash-like marks in a row.
+    assert any("read twice" in d for d in lexicon.doubts(name, "person_name"))

@@ -48,17 +48,18 @@ class JapaneseLexicon:
         names, company and department names):
         - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside;
           a run of two or more kanji the dictionary cannot place at all (企面室 for 企画室);
-          or a long-vowel mark read twice (ーー);
+          or two dash-like marks in a row (ーー, -一): one stroke read twice;
         - ``person_name``: a given name of one kanji that the dictionary knows only as a
           common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
           dictionary splits many of them (陽菜) although they are real.
         """
         tokens = _analyse(self, "".join(text.split()))[1]
+        dashes = [f"'{m}': one stroke may have been read twice" for m in _DASH_RUN.findall(text)]
         if content == "person_name":
             given = tokens[1:]
             if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
-                return ("the given name is not one the dictionary knows",)
-            return ()
+                return ("the given name is not one the dictionary knows",) + tuple(dashes)
+            return tuple(dashes)
         pairs = [a + b for (a, pa), (b, pb) in zip(tokens, tokens[1:])
                  if _KANJI.fullmatch(a) and _KANJI.fullmatch(b) and pa not in _NUMBERS and pb not in _NUMBERS]
         out = [f"'{p}' is not a word" for p in pairs]
@@ -66,12 +67,13 @@ class JapaneseLexicon:
         # 経営企画室): of 87 real ones and 953 right readings on development faxes, none held an
         # unknown kanji run, while 6 of the 41 misread ones (all departments) did.
         out += [f"'{w}' is not a word" for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
-        if "ーー" in text:  # a long-vowel mark read twice (カスタマーーサポート)
-            out.append("a doubled long-vowel mark 'ーー'")
-        return tuple(out)
+        return tuple(out + dashes)
 
 
 _KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
+# A long-vowel mark, a hyphen or the kanji 一 next to another: no name or department has
+# that, but one horizontal stroke read as two does (カスタマーーサポート, 第-一営業部).
+_DASH_RUN = re.compile(r"[ー\-‐‑–—―−一]{2,}")
 _NUMBERS = {"数", "数接続"}  # 第一, 二課: numerals stand alone by nature
 _UNKNOWN = "?"  # the part of speech given to a run the dictionary has no entry for
 
