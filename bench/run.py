@@ -154,6 +154,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--count", type=int, default=200, help="faxes to generate (default 200)")
     ap.add_argument("--seed", type=int, default=424242, help="generator seed (use one you never tuned on)")
     ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
+    ap.add_argument("--writers", choices=["test", "fonts"], default="test",
+                    help="test: the evaluation hands (held-out MNIST, bundled fonts, KanjiVG); fonts: Debian handwriting "
+                         "fonts nothing was fitted on (apt-get install fonts-klee fonts-kiloji fonts-dkg-handwriting "
+                         "fonts-bwht fonts-humor-sans)")
     ap.add_argument("--dir", type=Path, default=None, help="keep the generated set here (default: a temporary folder)")
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
@@ -182,8 +186,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
         started = time.perf_counter()
-        rows = samplegen.generate(folder, args.count, args.seed, writers="test")
-        print(f"generated {len(rows)} faxes (seed {args.seed}, unseen writers) in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        try:
+            rows = samplegen.generate(folder, args.count, args.seed, writers=args.writers)
+        except FileNotFoundError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+        hands = "unseen writers" if args.writers == "test" else "handwriting fonts nothing was fitted on"
+        print(f"generated {len(rows)} faxes (seed {args.seed}, {hands}) in {time.perf_counter() - started:.1f}s", file=sys.stderr)
         scores = {}
         for name in chosen:
             print(f"running {name} ...", file=sys.stderr)

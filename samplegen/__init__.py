@@ -1,6 +1,6 @@
 """Synthetic faxed テレドーム停止依頼書 with ground truth, for tests, benchmarks and training.
 
-    python -m samplegen --out DIR --count N --seed S [--writers train|test] [--formats tiff-g4,pdf,...]
+    python -m samplegen --out DIR --count N --seed S [--writers train|test|fonts] [--formats tiff-g4,pdf,...]
 
 writes ``DIR/fax_0001.tif`` ... plus ``DIR/truth.jsonl`` (one object per file) and
 ``DIR/manifest.json``. Fax ``i`` depends only on (seed, i, writers, formats), so
@@ -9,6 +9,8 @@ output is reproducible byte for byte and a larger count extends a smaller one.
 ``--writers train`` draws MNIST digits 0..49,999 only; ``--writers test`` draws
 MNIST 55,000..59,999 mixed with font and KanjiVG digits, so evaluation handwriting
 differs from training. MNIST 50,000..54,999 (the recogniser's validation set) is never used.
+``--writers fonts`` writes every digit and character in handwriting fonts from Debian
+packages (``assets.SYSTEM_FONT_PACKAGES``) that nothing in the product was fitted on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from samplegen.values import random_values
 __all__ = ["generate", "make_fax", "make_form_image", "fax_channel", "random_values", "VERSION", "FORMATS"]
 
 VERSION = "1.0"
+WRITER_STREAMS = {"train": 0, "test": 1, "fonts": 2}  # one random stream per kind of writer
 FORMATS = {"tiff-g4": 0.5, "tiff-g3": 0.2, "tiff-raw": 0.05, "pdf": 0.15, "png": 0.1}
 
 
@@ -95,7 +98,7 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
     (a list of "privacy"/"notes"/"cover"/"blank" before the form; "blank" goes after it).
     """
     o = overrides or {}
-    rng = np.random.default_rng([seed, index, 0 if writers == "train" else 1])
+    rng = np.random.default_rng([seed, index, WRITER_STREAMS[writers]])
     values = random_values(rng)
     truth = values.truth
     fmt = o.get("format") or _choose_format(rng, formats)
@@ -134,6 +137,11 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
 def generate(out_dir, count: int, seed: int, writers: str = "test", formats: list[str] | None = None,
              overrides: dict[int, dict] | None = None) -> list[dict]:
     """Write ``count`` faxes, ``truth.jsonl`` and ``manifest.json`` into ``out_dir``; return the truth rows."""
+    if writers not in WRITER_STREAMS:
+        raise ValueError(f"writers must be one of {sorted(WRITER_STREAMS)}, not {writers!r}")
+    if writers == "fonts" and (missing := assets.missing_system_fonts()):
+        raise FileNotFoundError(f"{len(missing)} handwriting font(s) missing, e.g. {missing[0]}; install them with: "
+                                f"apt-get install -y {' '.join(assets.SYSTEM_FONT_PACKAGES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

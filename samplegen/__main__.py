@@ -1,4 +1,4 @@
-"""Command line: ``python -m samplegen --out DIR --count N --seed S [--writers train|test] [--formats ...]``
+"""Command line: ``python -m samplegen --out DIR --count N --seed S [--writers train|test|fonts] [--formats ...]``
 or ``python -m samplegen --sample-set samples`` for the committed sample set."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-set", metavar="DIR", help="write the committed sample set (samples/) into DIR instead")
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--writers", choices=["train", "test"], default="test",
-                   help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits")
+    p.add_argument("--writers", choices=["train", "test", "fonts"], default="test",
+                   help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
+                        "fonts: Debian handwriting fonts nothing was fitted on (apt-get install fonts-klee fonts-kiloji "
+                        "fonts-dkg-handwriting fonts-bwht fonts-humor-sans)")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
     a = p.parse_args(argv)
     if a.sample_set:
@@ -33,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.count < 1:
         p.error("--count must be at least 1")
     t0 = time.perf_counter()
-    generate(a.out, a.count, a.seed, a.writers, formats)
+    try:
+        generate(a.out, a.count, a.seed, a.writers, formats)
+    except FileNotFoundError as exc:
+        print(f"samplegen: {exc}", file=sys.stderr)
+        return 2
     dt = time.perf_counter() - t0
     print(f"wrote {a.count} faxes to {a.out} in {dt:.1f} s ({dt / a.count:.2f} s each)", file=sys.stderr)
     return 0

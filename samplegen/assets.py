@@ -28,6 +28,31 @@ CACHE = Path(os.environ.get("SAMPLEGEN_CACHE", Path.home() / ".cache" / "intake-
 
 FONTS = ("Yomogi", "YuseiMagic", "ReggaeOne")
 
+# Handwriting fonts from Debian packages, used only by ``--writers fonts``. No model,
+# threshold or development set was ever fitted on them, so they show how the product does
+# on hands it was not built around. Text fonts have kana and kanji; the others digits only.
+SYSTEM_FONT_PACKAGES = ("fonts-klee", "fonts-kiloji", "fonts-dkg-handwriting", "fonts-bwht", "fonts-humor-sans")
+SYSTEM_TEXT_FONTS = {
+    "KleeOne": "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf",
+    "KleeOneSemiBold": "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf",
+    "kiloji": "/usr/share/fonts/truetype/kiloji/kiloji.ttf",
+    "kiloji_p": "/usr/share/fonts/truetype/kiloji/kiloji_p.ttf",
+}
+SYSTEM_DIGIT_FONTS = {
+    **SYSTEM_TEXT_FONTS,
+    "DkgHandwriting": "/usr/share/fonts/truetype/fifthhorseman/dkg.ttf",
+    "DkgHandwritingItalic": "/usr/share/fonts/truetype/fifthhorseman/dkgIt.ttf",
+    **{f"BecauseWe{k}": f"/usr/share/fonts/opentype/bwht/BecauseWe{k}-Regular.otf"
+       for k in ("Build", "Connect", "Create", "Learn", "Mentor", "Organize")},
+    "HumorSans": "/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf",
+}
+FALLBACK_SYSTEM_FONT = "KleeOne"  # for a character a system font lacks (kiloji has few kanji)
+
+
+def missing_system_fonts() -> list[str]:
+    """Paths of the ``--writers fonts`` fonts that are not installed."""
+    return [p for p in SYSTEM_DIGIT_FONTS.values() if not Path(p).is_file()]
+
 # MNIST index ranges. 50,000..54,999 is the recogniser's validation set and is never drawn here.
 MNIST_TRAIN = (0, 50_000)
 MNIST_TEST = (55_000, 60_000)
@@ -51,19 +76,30 @@ def mnist_index(lo: int, hi: int) -> dict[int, np.ndarray]:
     return {d: idx[labels[lo:hi] == d] for d in range(10)}
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)
 def font(name: str, size: int = 96) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(DATA / "fonts" / f"{name}-Regular.ttf"), size)
+    path = SYSTEM_DIGIT_FONTS.get(name) or DATA / "fonts" / f"{name}-Regular.ttf"
+    return ImageFont.truetype(str(path), size)
+
+
+def _render(ch: str, name: str) -> np.ndarray:
+    canvas = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(canvas).text((80, 80), ch, font=font(name), fill=255, anchor="mm")
+    return np.asarray(canvas)
+
+
+@lru_cache(maxsize=32)
+def _missing_glyph(name: str) -> bytes:
+    return _render("\uffff", name).tobytes()  # a noncharacter: every font draws its "missing" box
 
 
 @lru_cache(maxsize=4096)
 def font_glyph(ch: str, name: str) -> np.ndarray:
     """The tight ink mask (float32, 1 = ink) of one character, rendered at 96 px."""
-    f = font(name)
-    canvas = Image.new("L", (160, 160), 0)
-    ImageDraw.Draw(canvas).text((80, 80), ch, font=f, fill=255, anchor="mm")
-    a = np.asarray(canvas, np.float32) / 255.0
-    return _crop(a)
+    a = _render(ch, name)
+    if name in SYSTEM_DIGIT_FONTS and ch.strip() and (not a.any() or a.tobytes() == _missing_glyph(name)):
+        a = _render(ch, FALLBACK_SYSTEM_FONT)
+    return _crop(a.astype(np.float32) / 255.0)
 
 
 def _crop(a: np.ndarray, pad: int = 1) -> np.ndarray:

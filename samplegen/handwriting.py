@@ -28,6 +28,7 @@ class Writer:
     text_source: str  # "font" or "kanjivg"
     font: str
     sloppy: float  # 0..1, how often ink strays over cell lines
+    digit_font: str = ""  # one font for every font digit; "" = the shared fonts, at random
 
     @classmethod
     def random(cls, rng: np.random.Generator, writers: str = "train") -> "Writer":
@@ -38,8 +39,10 @@ class Writer:
         elif writers == "train":
             sources = ("mnist",)
             mrange = assets.MNIST_TRAIN
+        elif writers == "fonts":
+            return cls._in_system_fonts(rng)
         else:
-            raise ValueError(f"writers must be 'train' or 'test', not {writers!r}")
+            raise ValueError(f"writers must be 'train', 'test' or 'fonts', not {writers!r}")
         return cls(
             ink=int(rng.integers(0, 70)),
             pen=int(rng.choice([3, 3, 4, 4, 5, 6])),
@@ -50,6 +53,22 @@ class Writer:
             text_source=str(rng.choice(["font", "kanjivg"], p=[0.6, 0.4])),
             font=str(rng.choice(assets.FONTS, p=[0.45, 0.4, 0.15])),
             sloppy=float(rng.uniform(0.0, 0.25)),
+        )
+
+    @classmethod
+    def _in_system_fonts(cls, rng: np.random.Generator) -> "Writer":
+        """A hand drawn entirely from Debian's handwriting fonts (``assets.SYSTEM_DIGIT_FONTS``)."""
+        return cls(
+            ink=int(rng.integers(0, 70)),
+            pen=int(rng.choice([3, 3, 4, 4, 5, 6])),
+            size=float(rng.uniform(0.55, 0.85)),
+            slant=float(rng.uniform(-0.25, 0.3)),
+            digit_sources=("font",),
+            mnist_range=assets.MNIST_TEST,
+            text_source="font",
+            font=str(rng.choice(sorted(assets.SYSTEM_TEXT_FONTS))),
+            sloppy=float(rng.uniform(0.0, 0.25)),
+            digit_font=str(rng.choice(sorted(assets.SYSTEM_DIGIT_FONTS))),
         )
 
 
@@ -140,7 +159,7 @@ def digit(d: int, height: float, w: Writer, rng: np.random.Generator) -> np.ndar
         m = strokes_mask(assets.kanjivg_strokes(str(d)), height, w.pen, rng, jitter=1.2)  # digits break up easily
         m = fit_height(m, height, rng.uniform(0.85, 1.1))
     else:
-        name = str(rng.choice(("Yomogi", "YuseiMagic"))) if rng.random() < 0.5 else w.font
+        name = w.digit_font or (str(rng.choice(("Yomogi", "YuseiMagic"))) if rng.random() < 0.5 else w.font)
         m = fit_height(assets.font_glyph(str(d), name), height, rng.uniform(0.85, 1.15))
         m = _elastic(m, rng, 1.5)
     return warp(m, angle=rng.normal(0, 4), shear=w.slant + rng.normal(0, 0.06))

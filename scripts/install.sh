@@ -10,11 +10,20 @@ need_apt=0
 command -v tesseract >/dev/null 2>&1 || need_apt=1
 command -v pdftoppm >/dev/null 2>&1 || need_apt=1
 if command -v tesseract >/dev/null 2>&1 && ! tesseract --list-langs 2>/dev/null | grep -qx jpn; then need_apt=1; fi
+packages="tesseract-ocr tesseract-ocr-jpn poppler-utils"
+# The tests also generate faxes in Debian's handwriting fonts (samplegen --writers fonts).
+if [ "${1:-}" = "--test" ]; then
+  [ -f /usr/share/fonts/truetype/klee/KleeOne-Regular.ttf ] && [ -f /usr/share/fonts/truetype/kiloji/kiloji.ttf ] \
+    && [ -f /usr/share/fonts/truetype/fifthhorseman/dkg.ttf ] && [ -f /usr/share/fonts/opentype/bwht/BecauseWeBuild-Regular.otf ] \
+    && [ -f /usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf ] || need_apt=1
+  packages="$packages fonts-klee fonts-kiloji fonts-dkg-handwriting fonts-bwht fonts-humor-sans"
+fi
 if [ "$need_apt" = 1 ]; then
-  echo "installing tesseract-ocr, tesseract-ocr-jpn, poppler-utils ..." >&2
+  echo "installing $packages ..." >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-jpn poppler-utils >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
 # Debian's own Python marks its site-packages as externally managed (PEP 668);

@@ -56,3 +56,19 @@ def test_error_gallery_holds_the_field_image_and_a_line_per_value(sample_record,
     (tmp_path / "keep.txt").write_text("not the benchmark's")
     clear_error_crops(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.skipif(bool(__import__("samplegen.assets", fromlist=["x"]).missing_system_fonts()),
+                    reason="Debian handwriting fonts not installed (bash scripts/install.sh --test installs them)")
+def test_bench_on_handwriting_fonts_nothing_was_fitted_on(tmp_path, capsys):
+    from bench.run import main
+
+    assert main(["--count", "2", "--seed", "3", "--writers", "fonts", "--configs", "product", "--dir", str(tmp_path),
+                 "--json", str(tmp_path / "figures.json")]) == 0
+    assert json.loads((tmp_path / "manifest.json").read_text())["writers"] == "fonts"
+    figures = json.loads((tmp_path / "figures.json").read_text())["product"]
+    assert figures["records"] == 2
+    # Two faxes hold about 30 digit fields; the product reads most of them right in a hand it never saw.
+    total, right = figures["fields"]["digits"][:2]
+    assert total >= 20 and right >= 0.8 * total
+    assert "handwriting fonts nothing was fitted on" in capsys.readouterr().err

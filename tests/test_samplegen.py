@@ -156,3 +156,33 @@ def test_png_roundtrip_bytes(batch):
     out, rows = batch
     im = Image.open(io.BytesIO((out / rows[4]["file"]).read_bytes()))
     assert im.size[0] == faxmod.FAX_WIDTH
+
+
+def test_font_writers_draw_every_mark_from_the_system_fonts():
+    from samplegen import assets
+    from samplegen.handwriting import Writer
+
+    hands = [Writer.random(np.random.default_rng(s), "fonts") for s in range(20)]
+    assert all(w.digit_sources == ("font",) and w.text_source == "font" for w in hands)
+    assert {w.font for w in hands} <= set(assets.SYSTEM_TEXT_FONTS)
+    assert {w.digit_font for w in hands} <= set(assets.SYSTEM_DIGIT_FONTS)
+    assert len({w.digit_font for w in hands}) > 3
+
+
+@pytest.mark.skipif(bool(__import__("samplegen.assets", fromlist=["x"]).missing_system_fonts()),
+                    reason="Debian handwriting fonts not installed (bash scripts/install.sh --test installs them)")
+def test_a_character_a_system_font_lacks_is_drawn_in_the_fallback_font():
+    from samplegen import assets
+
+    # DkgHandwriting has Latin letters and digits only.
+    assert np.array_equal(assets.font_glyph("営", "DkgHandwriting"), assets.font_glyph("営", assets.FALLBACK_SYSTEM_FONT))
+    assert not np.array_equal(assets.font_glyph("7", "DkgHandwriting"), assets.font_glyph("7", assets.FALLBACK_SYSTEM_FONT))
+
+
+def test_font_writers_without_the_fonts_name_the_packages_to_install(tmp_path, monkeypatch):
+    from samplegen import assets
+
+    monkeypatch.setitem(assets.SYSTEM_DIGIT_FONTS, "KleeOne", str(tmp_path / "absent.ttf"))
+    with pytest.raises(FileNotFoundError, match="apt-get install -y fonts-klee"):
+        generate(tmp_path / "out", 1, seed=1, writers="fonts")
+    assert not (tmp_path / "out").exists()  # nothing half-written
