@@ -224,20 +224,42 @@ def remove_specks(mask: np.ndarray, min_px: int = MIN_COMPONENT_PX) -> np.ndarra
     return keep[labels].astype(np.uint8)
 
 
-STREAK_MAX_WIDTH = 5
+STREAK_MAX_WIDTH = 5  # lines (columns or rows) a streak may spread over within one box
+# A streak runs straight down the scanner's page; once the page is aligned (its skew taken
+# out) it runs at a slight slant, and a 1-px streak spreads over several columns of a box,
+# each inked for only part of its height (a 96-px box, 4 columns: 14, 36, 28 and 23 rows),
+# and hardly at all where it crosses print. A band of up to STREAK_MAX_WIDTH lines is a
+# streak where, with the print, it covers the box end to end, its own ink is thin and stands
+# alone (blank beside it in most rows), and that ink holds a good share of the box: a pen
+# stroke is 3 px or more across, a streak 1-2 px.
+STREAK_MAX_THICKNESS_PX = 3.0
+STREAK_MIN_OWN_COVER = 0.3
+STREAK_MIN_ALONE = 0.5  # share of the band's inked rows with no ink right beside the band
 
 
-def _streak_runs(coverage: np.ndarray, min_cover: float) -> list[tuple[int, int]]:
-    """Runs of at most STREAK_MAX_WIDTH adjacent lines whose combined ink covers ``min_cover`` of the box."""
-    runs, start = [], None
-    for i, v in enumerate(list(coverage > 0.3) + [False]):
-        if v and start is None:
-            start = i
-        elif not v and start is not None:
-            if i - start <= STREAK_MAX_WIDTH:
-                runs.append((start, i))
-            start = None
-    return runs
+def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[tuple[int, int]]:
+    """Column bands [a, b) of ``mask`` that look like a streak running down the box, narrowest
+    first; ``seen`` is the mask with the print (which hides a streak where it crosses it)."""
+    h, w = mask.shape
+    own = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(mask, axis=1, dtype=np.int32)], axis=1)
+    any_ = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(seen > 0, axis=1, dtype=np.int32)], axis=1)
+    padded = np.pad(mask, ((0, 0), (1, 1)))
+    bands, taken = [], np.zeros(w, bool)
+    for k in range(1, min(STREAK_MAX_WIDTH, w) + 1):
+        ink = own[:, k:] - own[:, :-k]  # (h, w - k + 1): ink per row in each band of k columns
+        covered = ((any_[:, k:] - any_[:, :-k]) > 0).mean(axis=0)
+        rows = (ink > 0).sum(axis=0)
+        thickness = ink.sum(axis=0) / np.maximum(rows, 1)
+        # A band inside a wider stroke (a column of a 6's stem) is thin too: its neighbours
+        # must be blank in most of its rows, as they are beside a streak.
+        beside = (padded[:, : w - k + 1] | padded[:, k + 1 :]) > 0
+        alone = ((ink > 0) & ~beside).sum(axis=0) >= STREAK_MIN_ALONE * rows
+        ok = (covered >= min_cover) & (rows >= STREAK_MIN_OWN_COVER * h) & (thickness <= STREAK_MAX_THICKNESS_PX) & alone
+        for a in np.nonzero(ok)[0]:
+            if not taken[a : a + k].any():
+                bands.append((int(a), int(a) + k))
+                taken[a : a + k] = True
+    return bands
 
 
 def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85,
@@ -247,9 +269,11 @@ def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cove
 
     A pen stroke seldom covers a narrow band from edge to edge of a field box. Where the streak
     crosses printed words it was subtracted with the print, so ``printed`` pixels count as covered.
-    A tall 1 in a cell can, with the cell's top and bottom lines counting as covered: where
-    ``runs_on(axis, start, end)`` can look at the page beyond the box, only a band whose ink
-    runs on past the box, as a streak down the page does, is dropped.
+    A band may be up to STREAK_MAX_WIDTH lines wide, since an aligned page leaves a streak at a
+    slant. A tall 1 in a cell can cover a band too, with the cell's top and bottom lines counting
+    as covered: where ``runs_on(axis, start, end)`` can look at the page beyond the box, only a
+    band whose ink runs on past the box, as a streak down the page does, is dropped. Only the
+    streak's own thin runs of ink go; where a pen stroke touches or crosses it, the ink stays.
     """
     return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover, runs_on), min_cover)
 
@@ -300,22 +324,46 @@ def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
 
 def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_cover: float,
                              runs_on: Callable[[int, int, int], bool] | None = None) -> np.ndarray:
+    """Drop each streak's ink, except where handwriting touches it: a streak running along
+    the side of a 0 must not take the 0's stroke with it."""
     out = mask
     seen = mask if printed is None else (mask | printed.astype(np.uint8))
-    h, w = mask.shape
-    for axis, length in ((0, h), (1, w)):
-        coverage = mask.mean(axis=axis)
-        for a, b in _streak_runs(coverage, min_cover):
-            band = seen[:, a:b] if axis == 0 else seen[a:b, :]
-            covered = band.any(axis=1 - axis).mean()
-            if covered >= min_cover and (runs_on is None or runs_on(axis, a, b)):
+    for axis in (0, 1):
+        m, v = (mask, seen) if axis == 0 else (mask.T, seen.T)
+        for a, b in _streak_bands(m, v, min_cover):
+            if runs_on is None or runs_on(axis, a, b):
                 if out is mask:
                     out = mask.copy()
-                if axis == 0:
-                    out[:, max(0, a - 1) : b + 1] = 0
-                else:
-                    out[max(0, a - 1) : b + 1, :] = 0
+                _clear_thin_runs(out if axis == 0 else out.T, m, a, b)
     return out
+
+
+def _clear_thin_runs(out: np.ndarray, mask: np.ndarray, a: int, b: int) -> None:
+    """In each row, clear the runs of ink that reach into columns [a - 1, b + 1) and are no
+    wider than the streak usually is there (its median run, plus a pixel for a slant's step);
+    a wider run is a pen stroke crossing or running along it, and stays."""
+    w = mask.shape[1]
+    runs = []  # (row, x0, x1)
+    for y in np.nonzero(mask[:, max(0, a - 1) : b + 1].any(axis=1))[0]:
+        row = mask[y] > 0
+        x = max(0, a - 1)
+        while x < min(w, b + 1):
+            if not row[x]:
+                x += 1
+                continue
+            x0, x1 = x, x
+            while x0 > 0 and row[x0 - 1]:
+                x0 -= 1
+            while x1 < w and row[x1]:
+                x1 += 1
+            runs.append((y, x0, x1))
+            x = x1
+    if not runs:
+        return
+    limit = min(STREAK_MAX_THICKNESS_PX, float(np.median([x1 - x0 for _, x0, x1 in runs])) + 1)
+    for y, x0, x1 in runs:
+        if x1 - x0 <= limit:
+            out[y, x0:x1] = 0
 
 
 @dataclass(frozen=True)
