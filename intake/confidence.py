@@ -72,6 +72,18 @@ def calibration_key(kind: str, value) -> str:
     return f"{kind}:blank" if value is None else kind
 
 
+def sureness(p: float) -> str:
+    """A confidence as staff read it: "97.7% sure", "99.96% sure". Thresholds for numbers sit
+    near certainty, and "low confidence (100.0% sure)" would read as a contradiction."""
+    for digits in (1, 2, 3):
+        text = f"{p:.{digits}%}"
+        if not text.startswith("100.") or p >= 1.0:
+            break
+    if p >= 1.0 or text.startswith("100."):
+        return "below the review threshold"
+    return f"{text} sure"
+
+
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
     """Calibrated confidences, and a review reason on every value read below its kind's threshold."""
     out = {}
@@ -84,7 +96,6 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
         raw = reading.confidence
         calibrated = FieldReading(reading.key, reading.value, cal.calibrated(raw), reading.reasons, reading.box)
         if raw < cal.threshold:
-            # Percent with a decimal: a threshold near certainty would otherwise print as "1.00".
-            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({calibrated.confidence:.1%} sure)")
+            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({sureness(calibrated.confidence)})")
         out[spec.key] = calibrated
     return out
