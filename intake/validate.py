@@ -113,6 +113,9 @@ def values_model(template: Template):
 
 
 # -- cross-field rules -----------------------------------------------------------
+# A rule that finds two fields contradicting each other cannot tell which one was misread
+# (a weekday that does not match the date may be a misread date), so it flags every field
+# it compared that holds a value: none of them may pass unreviewed.
 def _dt(date: str | None, time: str | None) -> dt.datetime | None:
     if not date:
         return None
@@ -142,7 +145,8 @@ def rule_weekday_matches_date(values, fields, template):
     if date and weekday and weekday in WEEKDAYS:
         actual = WEEKDAYS[dt.date.fromisoformat(date).weekday()]
         if actual != weekday:
-            return {weekday_key: f"written weekday {weekday} does not match {date} ({actual})"}
+            return {weekday_key: f"written weekday {weekday} does not match {date} ({actual})",
+                    date_key: f"{date} is a {actual}, but the weekday written is {weekday}"}
     return {}
 
 
@@ -151,14 +155,14 @@ def rule_exactly_one(values, fields, template):
     if len(given) == 1:
         return {}
     what = "both are given" if given else "neither is given"
-    return {fields[0]: f"give exactly one of {', '.join(fields)}; {what}"}
+    return {f: f"give exactly one of {', '.join(fields)}; {what}" for f in (given or fields)}
 
 
 def rule_not_before(values, fields, template):
     later, earlier = fields
     a, b = values.get(later), values.get(earlier)
     if a and b and a < b:
-        return {later: f"{later} {a} is before {earlier} {b}"}
+        return dict.fromkeys((later, earlier), f"{later} {a} is before {earlier} {b}")
     return {}
 
 
@@ -167,7 +171,7 @@ def rule_after(values, fields, template):
     a = _dt(values.get(later_date), values.get(later_time))
     b = _dt(values.get(earlier_date), values.get(earlier_time))
     if a and b and a <= b:
-        return {later_date: f"{later_date} is not after {earlier_date}"}
+        return dict.fromkeys([k for k in fields if values.get(k)], f"{later_date} is not after {earlier_date}")
     return {}
 
 
