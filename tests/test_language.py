@@ -97,7 +97,7 @@ def test_real_words_raise_no_doubt(lexicon, text):
     assert lexicon.doubts(text) == ()
 
 
-@pytest.mark.parametrize("text", ["第一首業部", "第二世業部門", "カスタマーーサポート課", "第-一営業部", "経営企面室", "法人嘗業部",
+@pytest.mark.parametrize("text", ["第一首業部", "第二世業部門", "カスタマーーサポート課", "第-一営業部", "ソリリューション営業部", "経営企面室", "法人嘗業部",
                                   "営業推追部"])
 def test_a_confident_non_word_raises_a_doubt(lexicon, text):
     # The true character was not among the recogniser's alternatives, so the lexicon could
@@ -105,7 +105,8 @@ def test_a_confident_non_word_raises_a_doubt(lexicon, text):
     assert lexicon.doubts(text)
 
 
-@pytest.mark.parametrize("name", ["石井 聡", "前田恵", "山田太郎", "佐藤 美咲", "鈴木さくら", "長谷川翔", "高橋陽菜"])
+@pytest.mark.parametrize("name", ["石井 聡", "前田恵", "山田太郎", "佐藤 美咲", "鈴木さくら", "長谷川翔", "高橋陽菜", "ささき 健",
+                                  "佐々木ここ"])
 def test_real_names_raise_no_doubt(lexicon, name):
     assert lexicon.doubts(name, "person_name") == ()
 

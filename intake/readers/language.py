@@ -48,13 +48,16 @@ class JapaneseLexicon:
         names, company and department names):
         - ``words``: two single kanji in a row that form no word (首業, 世業), numbers aside;
           a run of two or more kanji the dictionary cannot place at all (企面室 for 企画室);
-          or two dash-like marks in a row (ーー, -一): one stroke read twice;
+          or two dash-like marks in a row (ーー, -一): one stroke read twice; or the same
+          kana twice in a word the dictionary does not know (ソリリューション);
         - ``person_name``: a given name of one kanji that the dictionary knows only as a
           common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
           dictionary splits many of them (陽菜) although they are real.
         """
         tokens = _analyse(self, "".join(text.split()))[1]
         dashes = [f"'{m}': one stroke may have been read twice" for m in _DASH_RUN.findall(text)]
+        dashes += [f"'{m.group(0)}' in '{w}': one character may have been read twice"
+                   for w, pos in tokens if pos == _UNKNOWN for m in _DOUBLED_KANA.finditer(w)]
         if content == "person_name":
             given = tokens[1:]
             if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
@@ -74,6 +77,9 @@ _KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
 # A long-vowel mark, a hyphen or the kanji 一 next to another: no name or department has
 # that, but one horizontal stroke read as two does (カスタマーーサポート, 第-一営業部).
 _DASH_RUN = re.compile(r"[ー\-‐‑–—―−一]{2,}")
+# The same kana twice in a word the dictionary does not know: CTC read one character twice
+# (ソリリューション). Real doubles (ささき, ココア) are dictionary words.
+_DOUBLED_KANA = re.compile(r"([\u3041-\u3096\u30a1-\u30fa])\1")
 _NUMBERS = {"数", "数接続"}  # 第一, 二課: numerals stand alone by nature
 _UNKNOWN = "?"  # the part of speech given to a run the dictionary has no entry for
 
