@@ -75,13 +75,12 @@ def calibration_key(kind: str, value) -> str:
 def sureness(p: float) -> str:
     """A confidence as staff read it: "97.7% sure", "99.96% sure". Thresholds for numbers sit
     near certainty, and "low confidence (100.0% sure)" would read as a contradiction."""
-    for digits in (1, 2, 3):
-        text = f"{p:.{digits}%}"
-        if not text.startswith("100.") or p >= 1.0:
-            break
-    if p >= 1.0 or text.startswith("100."):
-        return "below the review threshold"
-    return f"{text} sure"
+    if p < 1.0:
+        for digits in (1, 2, 3):
+            text = f"{p:.{digits}%}"
+            if not text.startswith("100."):
+                return f"{text} sure"
+    return "below the review threshold"
 
 
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:

@@ -41,3 +41,13 @@ def test_calibration_file_round_trip(tmp_path):
     cal = load_calibration(path)
     assert cal.for_kind("text").calibrated(0.5) == 0.575
     assert cal.for_kind("date") is None
+
+
+def test_a_confidence_near_certainty_is_never_shown_as_100_percent():
+    from intake.confidence import sureness
+
+    assert sureness(0.977) == "97.7% sure"
+    assert sureness(0.99962) == "99.96% sure"
+    assert sureness(0.99999) == "99.999% sure"
+    # Flagged yet printed as certain would read as a contradiction.
+    assert sureness(0.9999999) == sureness(1.0) == "below the review threshold"

@@ -52,17 +52,18 @@ class JapaneseLexicon:
           kana twice in a word the dictionary does not know (ソリリューション);
         - ``person_name``: a given name of one kanji that the dictionary knows only as a
           common noun (聯, 意), not as a name. Modern two-kanji names are not judged: the
-          dictionary splits many of them (陽菜) although they are real.
+          dictionary splits many of them (陽菜) although they are real;
+        - both: the signs of a character read twice (ーー, -一, ソリリューション).
         """
         tokens = _analyse(self, "".join(text.split()))[1]
-        dashes = [f"'{m}': one stroke may have been read twice" for m in _DASH_RUN.findall(text)]
-        dashes += [f"'{m.group(0)}' in '{w}': one character may have been read twice"
+        read_twice = [f"'{m}': one stroke may have been read twice" for m in _DASH_RUN.findall(text)]
+        read_twice += [f"'{m.group(0)}' in '{w}': one character may have been read twice"
                    for w, pos in tokens if pos == _UNKNOWN for m in _DOUBLED_KANA.finditer(w)]
         if content == "person_name":
             given = tokens[1:]
             if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
-                return ("the given name is not one the dictionary knows",) + tuple(dashes)
-            return tuple(dashes)
+                return ("the given name is not one the dictionary knows",) + tuple(read_twice)
+            return tuple(read_twice)
         pairs = [a + b for (a, pa), (b, pb) in zip(tokens, tokens[1:])
                  if _KANJI.fullmatch(a) and _KANJI.fullmatch(b) and pa not in _NUMBERS and pb not in _NUMBERS]
         out = [f"'{p}' is not a word" for p in pairs]
@@ -70,7 +71,7 @@ class JapaneseLexicon:
         # 経営企画室): of 87 real ones and 953 right readings on development faxes, none held an
         # unknown kanji run, while 6 of the 41 misread ones (all departments) did.
         out += [f"'{w}' is not a word" for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
-        return tuple(out + dashes)
+        return tuple(out + read_twice)
 
 
 _KANJI = re.compile(r"[\u4e00-\u9fff\u3005]")  # one CJK ideograph or 々
