@@ -247,15 +247,19 @@ def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[
     bands, taken = [], np.zeros(w, bool)
     for k in range(1, min(STREAK_MAX_WIDTH, w) + 1):
         ink = own[:, k:] - own[:, :-k]  # (h, w - k + 1): ink per row in each band of k columns
-        covered = ((any_[:, k:] - any_[:, :-k]) > 0).mean(axis=0)
         rows = (ink > 0).sum(axis=0)
-        thickness = ink.sum(axis=0) / np.maximum(rows, 1)
+        starts = np.nonzero(rows >= STREAK_MIN_OWN_COVER * h)[0]  # most boxes have none: done
+        if not len(starts):
+            continue
+        ink, rows = ink[:, starts], rows[starts]
+        covered = ((any_[:, starts + k] - any_[:, starts]) > 0).mean(axis=0)
+        thickness = ink.sum(axis=0) / rows
         # A band inside a wider stroke (a column of a 6's stem) is thin too: its neighbours
         # must be blank in most of its rows, as they are beside a streak.
-        beside = (padded[:, : w - k + 1] | padded[:, k + 1 :]) > 0
+        beside = (padded[:, starts] | padded[:, starts + k + 1]) > 0
         alone = ((ink > 0) & ~beside).sum(axis=0) >= STREAK_MIN_ALONE * rows
-        ok = (covered >= min_cover) & (rows >= STREAK_MIN_OWN_COVER * h) & (thickness <= STREAK_MAX_THICKNESS_PX) & alone
-        for a in np.nonzero(ok)[0]:
+        ok = (covered >= min_cover) & (thickness <= STREAK_MAX_THICKNESS_PX) & alone
+        for a in starts[ok]:
             if not taken[a : a + k].any():
                 bands.append((int(a), int(a) + k))
                 taken[a : a + k] = True
