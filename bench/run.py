@@ -156,8 +156,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
     ap.add_argument("--writers", choices=["test", "fonts"], default="test",
                     help="test: the evaluation hands (held-out MNIST, bundled fonts, KanjiVG); fonts: Debian handwriting "
-                         "fonts nothing was fitted on (apt-get install fonts-klee fonts-kiloji fonts-dkg-handwriting "
-                         "fonts-bwht fonts-humor-sans)")
+                         "fonts nothing was fitted on (scripts/install.sh --test installs them; without them the run "
+                         "says which packages to install)")
     ap.add_argument("--dir", type=Path, default=None, help="keep the generated set here (default: a temporary folder)")
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")

@@ -8,6 +8,7 @@ import sys
 import time
 
 from samplegen import FORMATS, generate
+from samplegen.assets import SYSTEM_FONT_PACKAGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,8 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--writers", choices=["train", "test", "fonts"], default="test",
                    help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
-                        "fonts: Debian handwriting fonts nothing was fitted on (apt-get install fonts-klee fonts-kiloji "
-                        "fonts-dkg-handwriting fonts-bwht fonts-humor-sans)")
+                        f"fonts: Debian handwriting fonts nothing was fitted on (apt-get install {' '.join(SYSTEM_FONT_PACKAGES)})")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
     a = p.parse_args(argv)
     if a.sample_set:

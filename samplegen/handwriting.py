@@ -44,10 +44,7 @@ class Writer:
         else:
             raise ValueError(f"writers must be 'train', 'test' or 'fonts', not {writers!r}")
         return cls(
-            ink=int(rng.integers(0, 70)),
-            pen=int(rng.choice([3, 3, 4, 4, 5, 6])),
-            size=float(rng.uniform(0.55, 0.85)),
-            slant=float(rng.uniform(-0.25, 0.3)),
+            **cls._pen_and_posture(rng),
             digit_sources=sources,
             mnist_range=mrange,
             text_source=str(rng.choice(["font", "kanjivg"], p=[0.6, 0.4])),
@@ -55,14 +52,17 @@ class Writer:
             sloppy=float(rng.uniform(0.0, 0.25)),
         )
 
+    @staticmethod
+    def _pen_and_posture(rng: np.random.Generator) -> dict:
+        """Ink, pen width, writing size and slant, drawn first for every kind of writer."""
+        return {"ink": int(rng.integers(0, 70)), "pen": int(rng.choice([3, 3, 4, 4, 5, 6])),
+                "size": float(rng.uniform(0.55, 0.85)), "slant": float(rng.uniform(-0.25, 0.3))}
+
     @classmethod
     def _in_system_fonts(cls, rng: np.random.Generator) -> "Writer":
         """A hand drawn entirely from Debian's handwriting fonts (``assets.SYSTEM_DIGIT_FONTS``)."""
         return cls(
-            ink=int(rng.integers(0, 70)),
-            pen=int(rng.choice([3, 3, 4, 4, 5, 6])),
-            size=float(rng.uniform(0.55, 0.85)),
-            slant=float(rng.uniform(-0.25, 0.3)),
+            **cls._pen_and_posture(rng),
             digit_sources=("font",),
             mnist_range=assets.MNIST_TEST,
             text_source="font",
