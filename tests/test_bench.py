@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.run import clear_error_crops, save_error_crops
-from bench.score import Score
+from bench.score import Score, needs_review_as_written
 from intake.pipeline import Pipeline
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -42,6 +43,18 @@ def test_a_wrong_value_counts_against_the_product_only_if_unflagged(sample_recor
         assert score.records_unflagged_wrong == int(not review)
         assert score.straight_through == int(not review)
         assert [e[1] for e in score.errors] == ([] if review else [key])
+
+
+def test_a_form_filled_against_the_rules_needs_review_even_if_read_perfectly(sample_record):
+    _, truth = sample_record
+    template = Pipeline().templates[0]
+    filled_well = {**truth, "notify.before_stop.customer": True, "notify.before_stop.sales": False}
+    assert not needs_review_as_written(template, filled_well)
+    assert needs_review_as_written(template, {**filled_well, "notify.before_stop.sales": None})
+    weekdays = "月火水木金土日"
+    stop = dt.date.fromisoformat(filled_well["stop.date"])
+    wrong_day = weekdays[(stop.weekday() + 1) % 7]
+    assert needs_review_as_written(template, {**filled_well, "stop.weekday": wrong_day})
 
 
 def test_error_gallery_holds_the_field_image_and_a_line_per_value(sample_record, tmp_path):
