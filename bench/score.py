@@ -104,6 +104,7 @@ def table(scores: dict[str, Score]) -> str:
     for group in ("digits", "weekday", "marks", "text"):
         rows.append((f"{group}: exactly right", [_pct(s.fields[group][1], s.fields[group][0]) for s in scores.values()]))
         rows.append((f"{group}: wrong and unflagged", [f"{s.fields[group][3]}" for s in scores.values()]))
+        rows.append((f"{group}: flagged for review", [_pct(s.fields[group][2], s.fields[group][0]) for s in scores.values()]))
     rows += [
         ("text character error rate", [_pct(s.cer_edits, s.cer_chars) for s in scores.values()]),
         ("records", [str(s.records) for s in scores.values()]),
