@@ -37,21 +37,16 @@ def engine_configs() -> dict:
 
     def ppocr_only() -> Engines:
         e = default_engines()
-        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=None, lexicon=e.lexicon, text_check=e.text_check)
+        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=None, lexicon=e.lexicon)
 
     def cnn_only() -> Engines:
         e = default_engines()
-        return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn, lexicon=e.lexicon, text_check=e.text_check)
+        return Engines(text=e.text, digits_ocr=None, digits_cnn=e.digits_cnn, lexicon=e.lexicon)
 
     def no_lexicon() -> Engines:
         # The product without the Japanese lexicon: text is PP-OCR's own best reading.
         e = default_engines()
-        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn, text_check=e.text_check)
-
-    def no_text_check() -> Engines:
-        # The product without Tesseract's second look at doubtful text: no text reading is confirmed.
-        e = default_engines()
-        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn, lexicon=e.lexicon)
+        return Engines(text=e.text, digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
 
     def tesseract_text() -> Engines:
         from intake.readers.engines.tesseract import TesseractTextRecogniser
@@ -61,7 +56,7 @@ def engine_configs() -> dict:
         return Engines(text=TesseractTextRecogniser(lang="jpn"), digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
 
     return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
-            "no-text-check": no_text_check, "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
+            "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 
 def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates,

@@ -7,14 +7,13 @@ per field kind, an isotonic (monotone) curve from raw score to the share of
 readings that were right, and the lowest raw score at which the wrong readings
 that would pass stay below the target rate. A field read as blank has a score of
 a different nature (how sure we are that nothing is written), so blanks are
-calibrated apart, as ``<kind>:blank``; so is a text reading that a second, independent
-reader confirmed (``<kind>:confirmed``).
+calibrated apart, as ``<kind>:blank``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -47,12 +46,7 @@ class Calibration:
     source: str = ""
 
     def for_kind(self, kind: str) -> KindCalibration | None:
-        """The calibration of ``kind``; a confirmed reading falls back to its plain kind's
-        (the stricter one) in a calibration fitted before confirmations existed."""
-        found = self.kinds.get(kind)
-        if found is None and kind.endswith(":confirmed"):
-            found = self.kinds.get(kind.removesuffix(":confirmed"))
-        return found
+        return self.kinds.get(kind)
 
 
 def load_calibration(path: str | Path | None = None) -> Calibration:
@@ -73,12 +67,9 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     return Calibration(kinds, source)
 
 
-def calibration_key(kind: str, value, confirmed: bool = False) -> str:
-    """Which calibration a reading uses: its field kind, ``<kind>:blank`` when read as blank,
-    ``<kind>:confirmed`` when a second reader read the same value."""
-    if value is None:
-        return f"{kind}:blank"
-    return f"{kind}:confirmed" if confirmed else kind
+def calibration_key(kind: str, value) -> str:
+    """Which calibration a reading uses: its field kind, or ``<kind>:blank`` when read as blank."""
+    return f"{kind}:blank" if value is None else kind
 
 
 def sureness(p: float) -> str:
@@ -97,12 +88,12 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
     out = {}
     for spec in template.fields:
         reading = readings[spec.key]
-        cal = calibration.for_kind(calibration_key(spec.kind, reading.value, reading.confirmed))
+        cal = calibration.for_kind(calibration_key(spec.kind, reading.value))
         if cal is None:
             out[spec.key] = reading
             continue
         raw = reading.confidence
-        calibrated = replace(reading, confidence=cal.calibrated(raw))
+        calibrated = FieldReading(reading.key, reading.value, cal.calibrated(raw), reading.reasons, reading.box)
         if raw < cal.threshold:
             calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({sureness(calibrated.confidence)})")
         out[spec.key] = calibrated

@@ -6,7 +6,7 @@ ingest -> Page -> classify -> Classification -> align -> AlignedPage
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,9 +91,6 @@ class FieldReading:
     confidence: float
     reasons: tuple[str, ...] = ()
     box: Box | None = None
-    # An independent second reader read the very same value (text fields): such readings are
-    # calibrated apart, since two engines seldom make the same mistake.
-    confirmed: bool = False
 
     @property
     def review(self) -> bool:
@@ -102,7 +99,7 @@ class FieldReading:
     def with_reason(self, reason: str) -> "FieldReading":
         if reason in self.reasons:
             return self
-        return replace(self, reasons=self.reasons + (reason,))
+        return FieldReading(self.key, self.value, self.confidence, self.reasons + (reason,), self.box)
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "confidence": round(float(self.confidence), 4), "review": self.review}

@@ -51,17 +51,3 @@ def test_a_confidence_near_certainty_is_never_shown_as_100_percent():
     assert sureness(0.99999) == "99.999% sure"
     # Flagged yet printed as certain would read as a contradiction.
     assert sureness(0.9999999) == sureness(1.0) == "below the review threshold"
-
-
-def test_a_confirmed_text_reading_has_its_own_threshold_and_falls_back_to_the_plain_one(template):
-    plain = KindCalibration((0.0, 1.0), (0.5, 1.0), threshold=0.9)
-    confirmed = KindCalibration((0.0, 1.0), (0.9, 1.0), threshold=0.2)
-    readings = {f.key: FieldReading(f.key, None, 0.99) for f in template.fields}
-    readings["remarks"] = FieldReading("remarks", "夏季休業のため", 0.5, confirmed=True)
-    readings["contractor_name"] = FieldReading("contractor_name", "株式会社中央サービス", 0.5)
-    out = apply_calibration(readings, template, Calibration({"text": plain, "text:confirmed": confirmed}))
-    assert not out["remarks"].review and out["remarks"].confirmed and out["remarks"].confidence == 0.95
-    assert out["contractor_name"].review
-    # A calibration fitted before confirmations existed holds confirmed readings to the plain threshold.
-    older = apply_calibration(readings, template, Calibration({"text": plain}))
-    assert older["remarks"].review and older["contractor_name"].review

@@ -148,23 +148,6 @@ def test_a_character_written_too_small_to_read_leaves_a_trace(engines):
     assert np.mean(small) > np.mean(whole) + 0.1
 
 
-def test_a_second_reader_confirms_a_text_line_only_where_it_reads_the_same_thing(engines):
-    from intake.readers.text import confirms
-
-    if engines.text_check is None:
-        pytest.skip("Tesseract jpn is not installed")
-    lines = [_written_line("営業推進部", [1] * 5, seed) for seed in range(8)]
-    confirmed = [confirms(engines.text_check, line, "営業推進部") for line in lines]
-    # Tesseract reads some of these hands right (measured: 5 of 8), and so confirms them ...
-    assert sum(confirmed) >= 3
-    # ... but never a reading it does not share, nor an empty one.
-    assert not any(confirms(engines.text_check, line, "営業推進課") for line in lines)
-    assert not confirms(engines.text_check, lines[0], "")
-    # 口 and ロ look alike in any hand: two readers agreeing on either proves nothing.
-    kanji = [_written_line("山口", [1, 1], seed) for seed in range(4)]
-    assert engines.text_check.recognise(kanji[0])[0] == "山口" and not any(confirms(engines.text_check, k, "山口") for k in kanji)
-
-
 def _faxed_line(chars: str, seed: int, gap: int = 2, scale: float = 0.3) -> np.ndarray:
     """Characters by one evaluation writer, set ``gap`` px apart, sent through a coarse fax
     (small, half vertical resolution, binarised) and softened as the digit reader does."""

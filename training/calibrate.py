@@ -59,7 +59,7 @@ def collect(folder: Path, rows: list[dict]) -> tuple[list[Obs], dict[int, bool]]
                     right = normalise_text(f.value) == normalise_text(want[key])
                 else:
                     right = f.value == want[key]
-                obs.append(Obs(n, calibration_key(kind, f.value, f.confirmed), float(f.confidence), right, f.review))
+                obs.append(Obs(n, calibration_key(kind, f.value), float(f.confidence), right, f.review))
             n += 1
     return obs, record_level
 

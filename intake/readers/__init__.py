@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
@@ -15,29 +14,20 @@ from intake.readers.marks import read_circled_option, read_option_pair, read_sta
 from intake.readers.text import read_text, read_weekday
 from intake.template import PartsField, Template
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class Engines:
-    """The recognisers a run uses; any digit engine may be None to run the other alone.
-
-    ``text_check`` is a second text reader that confirms doubtful text readings (or None).
-    """
+    """The recognisers a run uses; any digit engine may be None to run the other alone."""
 
     text: TextRecogniser
     digits_ocr: TextRecogniser | None = None
     digits_cnn: DigitClassifier | None = None
     lexicon: JapaneseLexicon | None = None
-    text_check: TextRecogniser | None = None
 
 
 def default_engines() -> Engines:
-    """PP-OCR for text and as the second digit reader, the bundled CNN as the first, Tesseract
-    `jpn` as the second text reader."""
-    from intake.errors import EngineError
+    """PP-OCR for text and as the second digit reader, the bundled CNN as the first."""
     from intake.readers.engines.ppocr import PaddleTextRecogniser
-    from intake.readers.engines.tesseract import TesseractTextRecogniser
 
     ppocr = PaddleTextRecogniser()
     cnn = None
@@ -47,13 +37,7 @@ def default_engines() -> Engines:
         cnn = OnnxDigitClassifier()
     except Exception:  # noqa: BLE001 - the CNN is optional; PP-OCR still reads digits alone
         cnn = None
-    try:
-        check = TesseractTextRecogniser(lang="jpn")
-    except EngineError as exc:
-        # Without it no text reading is confirmed: more text goes to review, none is read worse.
-        log.warning("no second text reader: %s", exc)
-        check = None
-    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon(), text_check=check)
+    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon())
 
 
 def _format_parts(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[str | None, float, tuple[str, ...]]:
@@ -105,6 +89,6 @@ def read_fields(aligned: AlignedPage, template: Template, engines: Engines,
         elif kind == "stamp":
             reading = read_stamp(aligned, template, spec)
         else:
-            reading = read_text(aligned, template, spec, engines.text, engines.lexicon, engines.text_check)
+            reading = read_text(aligned, template, spec, engines.text, engines.lexicon)
         out[spec.key] = reading
     return out

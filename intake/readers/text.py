@@ -157,43 +157,19 @@ def read_line_with_lexicon(recogniser, lexicon: JapaneseLexicon, image: np.ndarr
     return text, weights[text] / sum(weights.values()) * float(np.sqrt(weakest))
 
 
-# A second reader (Tesseract) looks at each line the first reads with less confidence than
-# this; surer lines are left alone, which keeps the check to about one line a page (+0.1 s).
-# Measured on the 1,509 text fields of 320 development faxes: Tesseract confirmed 78
-# readings, all right, 46 of them below the review threshold; it confirmed none of the 65
-# wrong ones. Without the look-alike rule below it would have confirmed 2 wrong readings,
-# both hinging on a look-alike pair (山ロ for 山口, デイ for ディ) that a second reader cannot
-# tell apart any better.
-CHECK_BELOW = 0.98
-_LOOKALIKE_CHARACTERS = frozenset("".join(LOOKALIKE_PAIRS))
-
-
-def confirms(checker: TextRecogniser, image: np.ndarray, text: str) -> bool:
-    """Whether ``checker`` reads the line ``image`` as ``text`` too (NFKC, spaces ignored).
-
-    Never for a reading with a look-alike character: there two readers share one blind spot.
-    """
-    if not text or _LOOKALIKE_CHARACTERS & set(text):
-        return False
-    second, _ = checker.recognise(image)
-    return "".join(unicodedata.normalize("NFKC", second).split()) == "".join(text.split())
-
-
 def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogniser: TextRecogniser,
-              lexicon: JapaneseLexicon | None = None, checker: TextRecogniser | None = None) -> FieldReading:
+              lexicon: JapaneseLexicon | None = None) -> FieldReading:
     """Free text, NFKC-normalised; blank fields are None.
 
     With a ``lexicon`` (and a recogniser that gives per-character alternatives) each line is
-    read as the likeliest real Japanese; otherwise as the recogniser's own best reading. With a
-    ``checker``, every line read with less confidence than CHECK_BELOW is read again by it; the
-    field is ``confirmed`` when each such line was read the same way.
+    read as the likeliest real Japanese; otherwise as the recogniser's own best reading.
     """
     box = template.px(spec.box)
     mask, _ = added_ink(aligned, template, box)
     lines = _ink_lines(mask, spec.multiline)
     if not lines:
         return FieldReading(spec.key, None, 0.95, (), box)
-    texts, confs, doubts, checked = [], [], [], []
+    texts, confs, doubts = [], [], []
     for line in lines:
         image = _line_image(mask, line)
         if lexicon is not None and hasattr(recogniser, "character_alternatives"):
@@ -204,16 +180,13 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
         if text:
             texts.append(text)
             confs.append(conf)
-            if checker is not None and conf < CHECK_BELOW:
-                checked.append(confirms(checker, image, text))
             if hasattr(recogniser, "unread_mark_belief") and recogniser.unread_mark_belief(image, JAPANESE_TEXT) >= UNREAD_MARK_DOUBT:
                 doubts.append("the recogniser saw a mark between characters that it did not read: a character may be missing")
     if not texts:
         return FieldReading(spec.key, None, 0.3, (f"{spec.key}: ink found but no text could be read",), box)
     value = "\n".join(texts) if spec.multiline else " ".join(texts)
     doubts += lexicon.doubts(value, spec.content) if lexicon is not None else ()
-    return FieldReading(spec.key, value, float(min(confs)), tuple(f"{spec.key}: {d}" for d in dict.fromkeys(doubts)), box,
-                        confirmed=bool(checked) and all(checked))
+    return FieldReading(spec.key, value, float(min(confs)), tuple(f"{spec.key}: {d}" for d in dict.fromkeys(doubts)), box)
 
 
 def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, recogniser: TextRecogniser) -> FieldReading:
