@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from intake.model import FieldReading
+from intake.readers.number_decoding import DISAGREE_REASON
 from intake.validate import validate_record
 
 GROUPS = {
@@ -43,6 +44,7 @@ class Score:
     records_unflagged_wrong: int = 0
     records_flagged: int = 0
     records_review_as_written: int = 0
+    records_with_disagreement: int = 0
     missing_records: int = 0
     extra_records: int = 0
     skipped_right: int = 0
@@ -60,6 +62,9 @@ class Score:
         self.straight_through += not review
         self.records_flagged += review
         self.records_review_as_written += needs_review_as_written(template, truth_fields)
+        # Every disagreement between the digit readers is flagged, whatever the confidence:
+        # the share of records that carry one bounds straight-through from the readers' side.
+        self.records_with_disagreement += any(DISAGREE_REASON in r for r in record_json["review"]["reasons"])
         any_unflagged_wrong = False
         for spec in template.fields:
             got = record_json["fields"][spec.key]
@@ -110,6 +115,7 @@ def table(scores: dict[str, Score]) -> str:
         ("records", [str(s.records) for s in scores.values()]),
         ("records straight through", [_pct(s.straight_through, s.records) for s in scores.values()]),
         ("  at most, if every field were read right", [_pct(s.records - s.records_review_as_written, s.records) for s in scores.values()]),
+        ("  records with a digit-reader disagreement", [_pct(s.records_with_disagreement, s.records) for s in scores.values()]),
         ("records flagged for review", [str(s.records_flagged) for s in scores.values()]),
         ("records with an unflagged wrong value", [f"{s.records_unflagged_wrong} ({_pct(s.records_unflagged_wrong, s.records)})" for s in scores.values()]),
         ("form pages missed / non-form pages taken", [f"{s.missing_records} / {s.extra_records}" for s in scores.values()]),

@@ -13,6 +13,7 @@ import pytest
 
 from bench.run import clear_error_crops, save_error_crops
 from bench.score import Score, needs_review_as_written
+from intake.readers.number_decoding import DISAGREE_REASON, NumberReading, combine
 from intake.pipeline import Pipeline
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -43,6 +44,22 @@ def test_a_wrong_value_counts_against_the_product_only_if_unflagged(sample_recor
         assert score.records_unflagged_wrong == int(not review)
         assert score.straight_through == int(not review)
         assert [e[1] for e in score.errors] == ([] if review else [key])
+
+
+def test_a_record_held_back_by_a_digit_reader_disagreement_is_counted(sample_record):
+    record, truth = sample_record
+    template = Pipeline().templates[0]
+    disputed = combine(NumberReading("1234", 0.99, (), tuple(np.eye(10)[[1, 2, 3, 4]])),
+                       NumberReading("1284", 0.99, (), tuple(np.eye(10)[[1, 2, 8, 4]])))
+    assert disputed.reasons and disputed.reasons[0].startswith(DISAGREE_REASON)
+    counts = []
+    for reasons in ([], [f"targets.0.teledome_number: {disputed.reasons[0]}"], ["stop.date: not a real date"]):
+        made = record.to_json()
+        made["review"] = {"needed": bool(reasons), "reasons": reasons}
+        score = Score()
+        score.add_record(template, made, truth)
+        counts.append(score.records_with_disagreement)
+    assert counts == [0, 1, 0]
 
 
 def test_a_form_filled_against_the_rules_needs_review_even_if_read_perfectly(sample_record):
