@@ -13,6 +13,7 @@ import json
 import os
 import re
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -23,7 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from intake.errors import TemplateError
 from intake.model import Box
 
-TEMPLATES_DIR = Path(os.environ.get("INTAKE_TEMPLATES", Path(__file__).resolve().parent.parent / "form_templates"))
+TEMPLATES_ENV = "INTAKE_TEMPLATES"
+
+
+def templates_root() -> Path:
+    """Where the form templates are: ``$INTAKE_TEMPLATES`` if set, else the installed ``form_templates`` package."""
+    override = os.environ.get(TEMPLATES_ENV)
+    if override:
+        return Path(override)
+    try:
+        return Path(str(resources.files("form_templates")))
+    except ModuleNotFoundError:
+        raise TemplateError("the form_templates package is not installed; reinstall fax-intake") from None
 
 
 class _Strict(BaseModel):
@@ -207,7 +219,7 @@ class Template(_Strict):
 
     @property
     def folder(self) -> Path:
-        return TEMPLATES_DIR / self.id
+        return templates_root() / self.id
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -250,8 +262,8 @@ def load_template(folder: str | Path) -> Template:
 
 
 def load_templates(root: str | Path | None = None) -> list[Template]:
-    """Every template folder under ``root`` (default: the repository's form_templates/)."""
-    root = Path(root) if root else TEMPLATES_DIR
+    """Every template folder under ``root`` (default: ``templates_root()``)."""
+    root = Path(root) if root else templates_root()
     folders = sorted(p for p in root.iterdir() if (p / "template.json").exists()) if root.exists() else []
     if not folders:
         raise TemplateError(f"no form templates found in {root}")

@@ -1,7 +1,10 @@
-"""Read-only handwriting material from ``../shared/data``, loaded lazily and cached.
+"""Read-only handwriting material bundled in ``samplegen/data``, loaded lazily and cached.
 
 Everything here is loaded once per process: MNIST digits, font glyph masks,
 KanjiVG stroke polylines and the rendered privacy/notes pages of the official PDF.
+The bundle holds only what the generator draws (``tools/vendor_data.py`` makes it; its
+README gives sources and licences). Training the digit model needs every MNIST digit:
+``SAMPLEGEN_MNIST=DIR`` points at a folder with the two original IDX files.
 """
 
 from __future__ import annotations
@@ -20,10 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("INTAKE_SHARED", REPO.parent / "shared"))
-DATA = SHARED / "data"
-FORM_PDF = SHARED / "form" / "teledome_stop_request.pdf"
+DATA = Path(__file__).resolve().parent / "data"
+FULL_MNIST_ENV = "SAMPLEGEN_MNIST"
 CACHE = Path(os.environ.get("SAMPLEGEN_CACHE", Path.home() / ".cache" / "intake-samplegen"))
 
 FONTS = ("Yomogi", "YuseiMagic", "ReggaeOne")
@@ -58,27 +59,53 @@ MNIST_TRAIN = (0, 50_000)
 MNIST_TEST = (55_000, 60_000)
 
 
+class MissingDataError(FileNotFoundError):
+    """Material the generator needs is not where it should be (the message says how to get it)."""
+
+
+def full_mnist_dir() -> Path | None:
+    """The folder of the original MNIST training files, when ``$SAMPLEGEN_MNIST`` names one."""
+    folder = os.environ.get(FULL_MNIST_ENV)
+    return Path(folder) if folder else None
+
+
 @lru_cache(maxsize=1)
+def _mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(original MNIST index, images with 255 = ink, labels): the full set or the bundled subset."""
+    folder = full_mnist_dir()
+    if folder is None:
+        with np.load(DATA / "mnist-subset.npz") as z:
+            return z["index"], z["images"], z["labels"]
+    try:
+        with gzip.open(folder / "train-images-idx3-ubyte.gz") as f:
+            images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+        with gzip.open(folder / "train-labels-idx1-ubyte.gz") as f:
+            labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    except FileNotFoundError:
+        raise MissingDataError(
+            f"{FULL_MNIST_ENV}={folder} holds no train-images-idx3-ubyte.gz / train-labels-idx1-ubyte.gz; "
+            "place the original MNIST training files there (samplegen/data/README.md says where they come from)"
+        ) from None
+    return np.arange(len(labels)), images, labels
+
+
 def mnist() -> tuple[np.ndarray, np.ndarray]:
-    """(images[60000, 28, 28] uint8 with 255 = ink, labels[60000])."""
-    with gzip.open(DATA / "mnist" / "train-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(DATA / "mnist" / "train-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    """(images[N, 28, 28] uint8 with 255 = ink, labels[N]); ``mnist_index`` gives positions into them."""
+    _, images, labels = _mnist_arrays()
     return images, labels
 
 
 @lru_cache(maxsize=2)
 def mnist_index(lo: int, hi: int) -> dict[int, np.ndarray]:
-    """For each digit, the MNIST indices in [lo, hi) that show it."""
-    _, labels = mnist()
-    idx = np.arange(lo, hi)
-    return {d: idx[labels[lo:hi] == d] for d in range(10)}
+    """For each digit, the positions (into ``mnist()``) of the MNIST digits with index in [lo, hi)."""
+    index, _, labels = _mnist_arrays()
+    inside = np.flatnonzero((index >= lo) & (index < hi))
+    return {d: inside[labels[inside] == d] for d in range(10)}
 
 
 @lru_cache(maxsize=32)
 def font(name: str, size: int = 96) -> ImageFont.FreeTypeFont:
-    path = SYSTEM_DIGIT_FONTS.get(name) or DATA / "fonts" / f"{name}-Regular.ttf"
+    path = SYSTEM_DIGIT_FONTS.get(name) or DATA / "fonts" / f"{name}-Regular.ttf"  # bundled fonts are subsets
     return ImageFont.truetype(str(path), size)
 
 
@@ -178,7 +205,7 @@ def parse_path(d: str, samples: int = 10) -> np.ndarray:
 def _kanjivg_all() -> dict[str, str]:
     """The SVG text of every base (non-variant) KanjiVG character. ~1 s, once."""
     out: dict[str, list[np.ndarray]] = {}
-    with tarfile.open(DATA / "kanjivg" / "kanjivg-svg.tar.gz") as tf:
+    with tarfile.open(DATA / "kanjivg-subset.tar.gz") as tf:
         for m in tf:
             name = m.name.rsplit("/", 1)[-1]
             if not name.endswith(".svg") or "-" in name:
@@ -202,16 +229,23 @@ def kanjivg_strokes(ch: str) -> list[np.ndarray] | None:
 # -- official PDF pages ------------------------------------------------------------
 
 
+def form_pdf() -> Path:
+    """The official three-page document, kept beside its template."""
+    from intake.template import templates_root
+
+    return templates_root() / "teledome_stop_request" / "teledome_stop_request.pdf"
+
+
 @lru_cache(maxsize=4)
 def pdf_page(page: int) -> np.ndarray:
     """Page ``page`` (1-based) of the official PDF at 200 dpi, greyscale; cached on disk."""
-    digest = hashlib.sha256(FORM_PDF.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(form_pdf().read_bytes()).hexdigest()[:12]
     path = CACHE / f"form_{digest}_p{page}_200.png"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(["pdftoppm", "-gray", "-r", "200", "-f", str(page), "-l", str(page), "-png",
-                            str(FORM_PDF), f"{tmp}/p"], check=True, capture_output=True)
+                            str(form_pdf()), f"{tmp}/p"], check=True, capture_output=True)
             produced = next(Path(tmp).glob("p*.png"))
             path.write_bytes(produced.read_bytes())
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FORM_PDF = SHARED / "form" / "teledome_stop_request.pdf"
+FORM_PDF = REPO / "form_templates" / "teledome_stop_request" / "teledome_stop_request.pdf"
 
 CONTRACT_KEYS = (
     ["sent_date", "contractor_name"]
@@ -30,8 +29,6 @@ def template():
 @pytest.fixture(scope="session")
 def official_pages():
     """The three pages of the official PDF as ingested Pages (privacy, notes, form)."""
-    if not FORM_PDF.exists():
-        pytest.skip("../shared/form/teledome_stop_request.pdf is not present")
     from intake.ingest import load_pages
 
     return load_pages(FORM_PDF)

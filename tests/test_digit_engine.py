@@ -1,12 +1,11 @@
 """The bundled digit CNN on real handwriting: held-out MNIST, clean and faxed.
 
-Uses MNIST images 55,000+ (never seen in training or validation). Skips when
-the shared data folder or the bundled model is absent.
+Uses MNIST images 55,000+ (never seen in training or validation), from the
+generator's bundled subset.
 """
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import cv2
@@ -14,26 +13,19 @@ import numpy as np
 import pytest
 
 from intake.errors import EngineError
+from samplegen import assets
 from intake.readers.glyph import glyph_from_mnist, normalise_glyph
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-MNIST = SHARED / "data" / "mnist"
-FONTS = SHARED / "data" / "fonts"
+FONTS = assets.DATA / "fonts"
 FIRST, COUNT = 55_000, 300
 
 
 @pytest.fixture(scope="module")
 def held_out() -> tuple[np.ndarray, np.ndarray]:
-    img_gz, lab_gz = MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz"
-    if not (img_gz.is_file() and lab_gz.is_file()):
-        pytest.skip(f"MNIST not found under {MNIST}")
-    with gzip.open(img_gz, "rb") as f:
-        f.read(16 + FIRST * 784)
-        images = np.frombuffer(f.read(COUNT * 784), np.uint8).reshape(COUNT, 28, 28)
-    with gzip.open(lab_gz, "rb") as f:
-        f.read(8 + FIRST)
-        labels = np.frombuffer(f.read(COUNT), np.uint8)
-    return images, labels
+    images, labels = assets.mnist()
+    positions = np.sort(np.concatenate(list(assets.mnist_index(FIRST, FIRST + COUNT).values())))
+    assert len(positions) == COUNT  # the bundle holds every evaluation digit
+    return images[positions], labels[positions]
 
 
 @pytest.fixture(scope="module")

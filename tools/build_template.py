@@ -4,7 +4,7 @@ Every box comes from the PDF's own vector drawing (the ruled rectangles) and
 text positions (the printed words), never from eyeballing a scan:
 
     pip install -e '.[template]'
-    python tools/build_template.py ../shared/form/teledome_stop_request.pdf
+    python tools/build_template.py form_templates/teledome_stop_request/teledome_stop_request.pdf
 
 It writes ``template.json`` (validated by intake.template.Template) and
 ``reference.png`` (the blank form page rendered by poppler at the working dpi).

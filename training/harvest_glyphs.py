@@ -103,6 +103,9 @@ def main(argv=None) -> int:
     ap.add_argument("--writers", choices=("train", "test"), default="train",
                     help="test: evaluation hands, to measure the CNN in situ; never train on them")
     args = ap.parse_args(argv)
+    if args.writers == "train" and samplegen.assets.full_mnist_dir() is None:
+        raise SystemExit(f"the training writers draw from every MNIST training digit: set {samplegen.assets.FULL_MNIST_ENV} "
+                         "to a folder with the original MNIST files (samplegen/data/README.md says where they come from)")
 
     started = time.perf_counter()
     templates = load_templates()

@@ -57,9 +57,9 @@ from intake.readers.glyph import glyph_from_mnist, normalise_glyph  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import digit_styles  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
-MNIST_DIR = SHARED / "mnist"
-FONT_DIR = SHARED / "fonts"
+from samplegen import assets  # noqa: E402
+
+FONT_DIR = assets.DATA / "fonts"
 OUT_DIR = ROOT / "intake" / "models"
 
 TRAIN = range(0, 50_000)
@@ -84,12 +84,16 @@ KANJI = "年月日時分要不火水木金土停止依頼書名前住所電話�
 
 
 def load_mnist(n: int = N_LOADED) -> tuple[np.ndarray, np.ndarray]:
-    """First ``n`` MNIST training images (n, 28, 28) uint8 and labels."""
-    with gzip.open(MNIST_DIR / "train-images-idx3-ubyte.gz", "rb") as f:
+    """First ``n`` MNIST training images (n, 28, 28) uint8 and labels (the full set: ``$SAMPLEGEN_MNIST``)."""
+    mnist_dir = assets.full_mnist_dir()
+    if mnist_dir is None or not (mnist_dir / "train-images-idx3-ubyte.gz").is_file():
+        raise SystemExit(f"training needs the full MNIST training set: set {assets.FULL_MNIST_ENV} to a folder with "
+                         "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz (samplegen/data/README.md says where they come from)")
+    with gzip.open(mnist_dir / "train-images-idx3-ubyte.gz", "rb") as f:
         head = f.read(16)
         assert int.from_bytes(head[:4], "big") == 2051, "not an IDX3 image file"
         images = np.frombuffer(f.read(n * 28 * 28), dtype=np.uint8).reshape(n, 28, 28)
-    with gzip.open(MNIST_DIR / "train-labels-idx1-ubyte.gz", "rb") as f:
+    with gzip.open(mnist_dir / "train-labels-idx1-ubyte.gz", "rb") as f:
         head = f.read(8)
         assert int.from_bytes(head[:4], "big") == 2049, "not an IDX1 label file"
         labels = np.frombuffer(f.read(n), dtype=np.uint8)
