@@ -61,11 +61,29 @@ class EncryptedPdfError(InputFileError):
 
 
 class ImageTooLargeError(InputFileError):
+    """One page would decode to more pixels than any fax (checked before decoding)."""
+
     reason = "image_too_large"
 
 
 class NoPagesError(InputFileError):
     reason = "no_pages"
+
+
+class TooManyPagesError(InputFileError):
+    """More pages than the desk reads from one file: refused whole, never cut short."""
+
+    reason = "too_many_pages"
+
+
+class PixelBudgetError(InputFileError):
+    """All pages together would decode to more pixels than one file may take (checked before decoding)."""
+
+    reason = "pixel_budget_exceeded"
+
+
+class FileTooLargeError(InputFileError):
+    reason = "file_too_large"
 
 
 class NoFormFoundError(IntakeError):
@@ -90,3 +108,29 @@ class EngineError(IntakeError):
 class StoreError(IntakeError):
     reason = "store_error"
     exit_code = ExitCode.store
+
+
+class StoreWriteError(StoreError):
+    """The store refused a write (disk full, I/O error, read-only): the desk must stop."""
+
+    reason = "store_write_failed"
+
+
+class NotADatabaseError(StoreError):
+    reason = "not_a_database"
+
+
+class InboxBusyError(StoreError):
+    """Another watcher already holds this inbox (or this store)."""
+
+    reason = "inbox_busy"
+
+
+class InboxIsDataFolderError(StoreError):
+    """The inbox is one of the desk's own folders (archive, quarantine, crops, the store's folder)."""
+
+    reason = "inbox_is_data_folder"
+
+
+class InboxMissingError(StoreError):
+    reason = "inbox_missing"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -19,18 +21,28 @@ from intake.errors import (
     CorruptFileError,
     EmptyFileError,
     EncryptedPdfError,
+    EngineError,
     ImageTooLargeError,
+    FileTooLargeError,
     InputFileError,
     NoPagesError,
+    ImageTooLargeError,
+    PixelBudgetError,
+    TooManyPagesError,
     UnsupportedFormatError,
 )
 from intake.model import Page, SourceRef
 
-# An A4 page at 400 dpi is ~15.5 Mpx; anything far beyond that is not a fax and
-# may be a decompression bomb, so refuse it before decoding.
-MAX_PIXELS_PER_PAGE = 40_000_000
+# Limits checked BEFORE anything is decoded, so that a tiny hostile file cannot take
+# gigabytes: a file's bytes, its page count, each page's pixels and all pages' pixels
+# together (counted after resampling to square pixels, which doubles a 204x98 page).
+# An A4 page at 400 dpi is ~15.5 Mpx and 50 fine-mode A4 pages are ~200 Mpx.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PAGES = 50
+MAX_PIXELS_PER_PAGE = 25_000_000
+MAX_PIXELS_PER_FILE = 220_000_000
 PDF_RENDER_DPI = 200
+PDFINFO_TIMEOUT_S = 30
 DEFAULT_DPI = 200.0
 # Group 3 fax widths: a 1728-pixel-wide page is 204 dpi across A4.
 FAX_WIDTH_PX = 1728
@@ -63,6 +75,12 @@ def load_pages(path: str | Path) -> list[Page]:
     p = Path(path)
     if not p.is_file():
         raise InputFileError("file not found or not a regular file", path=path_str)
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FileTooLargeError(
+            f"the file is {size // (1024 * 1024)} MiB, more than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a fax may be",
+            path=path_str,
+        )
     data = p.read_bytes()
     if not data:
         raise EmptyFileError("the file is empty (0 bytes); ask the sender to fax it again", path=path_str)
@@ -92,17 +110,19 @@ def _raster_pages(data: bytes, path_str: str) -> list[tuple[np.ndarray, tuple[fl
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS_PER_PAGE
         try:
             with Image.open(io.BytesIO(data)) as im:
-                for i, frame in enumerate(ImageSequence.Iterator(im)):
-                    if i >= MAX_PAGES:
+                # Every page's size and resolution first, from the headers alone: refuse before decoding.
+                frames = []
+                for i in range(MAX_PAGES + 1):
+                    try:
+                        im.seek(i)
+                    except EOFError:
                         break
-                    w, h = frame.size
-                    if w * h > MAX_PIXELS_PER_PAGE:
-                        raise ImageTooLargeError(
-                            f"page {i + 1} declares {w}x{h} pixels, far more than any fax; refusing to decode it",
-                            path=path_str,
-                        )
-                    dpi = _dpi_of(frame, w, h)
-                    grey = np.asarray(frame.convert("L"), dtype=np.uint8).copy()
+                    w, h = im.size
+                    frames.append((w, h, _dpi_of(im, w, h)))
+                check_page_budget([(w, h * max(1.0, dpi[0] / dpi[1])) for w, h, dpi in frames], path_str)
+                for i, (w, h, dpi) in enumerate(frames):
+                    im.seek(i)
+                    grey = np.asarray(im.convert("L"), dtype=np.uint8).copy()
                     out.append((grey, dpi))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageTooLargeError(
@@ -121,6 +141,28 @@ def _raster_pages(data: bytes, path_str: str) -> list[tuple[np.ndarray, tuple[fl
     return out
 
 
+def check_page_budget(sizes: list[tuple[float, float]], path_str: str) -> None:
+    """Refuse a file whose pages (width, height in square pixels) exceed the page count or pixel limits."""
+    if len(sizes) > MAX_PAGES:
+        raise TooManyPagesError(
+            f"the file has more than {MAX_PAGES} pages; the desk reads at most {MAX_PAGES} pages from one fax. "
+            "Ask the sender to split it", path=path_str,
+        )
+    total = 0.0
+    for number, (w, h) in enumerate(sizes, start=1):
+        if w * h > MAX_PIXELS_PER_PAGE:
+            raise ImageTooLargeError(
+                f"page {number} would be {int(w)}x{int(h)} pixels, far more than any fax; refusing to decode it",
+                path=path_str,
+            )
+        total += w * h
+    if total > MAX_PIXELS_PER_FILE:
+        raise PixelBudgetError(
+            f"the pages together would be {total / 1e6:.0f} million pixels, more than the "
+            f"{MAX_PIXELS_PER_FILE / 1e6:.0f} million one fax may take; refusing to decode it", path=path_str,
+        )
+
+
 def _dpi_of(frame: Image.Image, w: int, h: int) -> tuple[float, float]:
     dpi = frame.info.get("dpi")
     if dpi and dpi[0] and dpi[1] and float(dpi[0]) > 20 and float(dpi[1]) > 20:
@@ -132,30 +174,51 @@ def _dpi_of(frame: Image.Image, w: int, h: int) -> tuple[float, float]:
     return (DEFAULT_DPI, DEFAULT_DPI)
 
 
-def _pdf_pages(p: Path, path_str: str) -> list[tuple[np.ndarray, tuple[float, float]]]:
-    from pdf2image import convert_from_path, pdfinfo_from_path
-    from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
-
+def _pdfinfo(p: Path, *args: str) -> tuple[int, str]:
     try:
-        info = pdfinfo_from_path(str(p))
-    except PDFInfoNotInstalledError:
-        from intake.errors import EngineError
-
+        done = subprocess.run(["pdfinfo", *args, str(p)], capture_output=True, timeout=PDFINFO_TIMEOUT_S)
+    except FileNotFoundError:
         raise EngineError("poppler (pdfinfo/pdftoppm) is not installed; run: apt-get install poppler-utils") from None
-    except (PDFPageCountError, PDFSyntaxError) as exc:
-        text = str(exc).lower()
-        if "password" in text or "encrypt" in text:
-            raise EncryptedPdfError("the PDF is password-protected; ask the sender for an unprotected copy", path=path_str) from None
-        raise CorruptFileError(f"the PDF is damaged and cannot be read ({str(exc).strip()[:200]})", path=path_str) from None
-    if str(info.get("Encrypted", "no")).lower().startswith("yes") and "print:no" in str(info.get("Encrypted", "")).replace(" ", "").lower():
+    except subprocess.TimeoutExpired:
+        return -1, "timeout"
+    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
+
+
+_PAGE_SIZE = re.compile(r"^Page\s+\d+\s+size:\s+([0-9.]+)\s+x\s+([0-9.]+)\s+pts", re.MULTILINE)
+
+
+def _pdf_pages(p: Path, path_str: str) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    # pdfinfo's own words are never shown: they hold the file's path (often the sender's number).
+    rc, text = _pdfinfo(p)
+    lower = text.lower()
+    if "invalid page count 0" in lower or re.search(r"^Pages:\s+0\s*$", text, re.MULTILINE):
+        raise NoPagesError("the PDF has no pages; ask the sender to fax it again", path=path_str)
+    if rc != 0:
+        if "password" in lower or "encrypt" in lower:
+            raise EncryptedPdfError("the PDF is password-protected; ask the sender for an unprotected copy", path=path_str)
+        raise CorruptFileError("the PDF is damaged and cannot be read; ask the sender to fax it again", path=path_str)
+    encrypted = (re.search(r"^Encrypted:\s+(.*)$", text, re.MULTILINE) or [None, "no"])[1]
+    if encrypted.lower().startswith("yes") and "print:no" in encrypted.replace(" ", "").lower():
         raise EncryptedPdfError("the PDF is protected against printing; ask the sender for an unprotected copy", path=path_str)
-    count = int(info.get("Pages", 0))
+    count = int((re.search(r"^Pages:\s+(\d+)", text, re.MULTILINE) or [None, "0"])[1])
     if count == 0:
-        raise NoPagesError("the PDF has no pages", path=path_str)
+        raise NoPagesError("the PDF has no pages; ask the sender to fax it again", path=path_str)
+    if count > MAX_PAGES:
+        check_page_budget([(0.0, 0.0)] * count, path_str)
+    rc, text = _pdfinfo(p, "-f", "1", "-l", str(count))
+    sizes = [(float(w) / 72 * PDF_RENDER_DPI, float(h) / 72 * PDF_RENDER_DPI) for w, h in _PAGE_SIZE.findall(text)]
+    if rc != 0 or len(sizes) != count:
+        raise CorruptFileError("the PDF's pages cannot be measured; ask the sender to fax it again", path=path_str)
+    check_page_budget(sizes, path_str)
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+
     try:
-        images = convert_from_path(str(p), dpi=PDF_RENDER_DPI, grayscale=True, last_page=min(count, MAX_PAGES))
-    except (PDFPageCountError, PDFSyntaxError) as exc:
-        raise CorruptFileError(f"the PDF could not be rendered ({str(exc).strip()[:200]})", path=path_str) from None
+        images = convert_from_path(str(p), dpi=PDF_RENDER_DPI, grayscale=True, last_page=count)
+    except (PDFPageCountError, PDFSyntaxError):
+        raise CorruptFileError("the PDF could not be rendered; ask the sender to fax it again", path=path_str) from None
+    if len(images) != count:
+        raise CorruptFileError("the PDF could not be rendered whole; ask the sender to fax it again", path=path_str)
     return [(np.asarray(im.convert("L"), dtype=np.uint8).copy(), (float(PDF_RENDER_DPI), float(PDF_RENDER_DPI))) for im in images]
 
 

@@ -16,13 +16,14 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from intake.errors import StoreError
+from intake.errors import NotADatabaseError, StoreError, StoreWriteError
 from intake.model import Record
 
 DEFAULT_DB = Path("intake-data") / "intake.db"
@@ -98,8 +99,30 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO stored_copies SELECT sha256, stored_path FROM files WHERE stored_path IS NOT NULL;
     """,
+    # 3 -> 4: the original name's bytes (any bytes, not only UTF-8), and the move journal: where a
+    # claimed fax is going, written in the same transaction as its rows and before it moves, so that
+    # a restart finishes every move and purge finds every copy. Paths become relative to the data
+    # folder (see _relative_paths, run in the same transaction).
+    """
+    ALTER TABLE files ADD COLUMN original_name BLOB;
+    CREATE TABLE moves (
+        dest           TEXT PRIMARY KEY,      -- where the copy goes, relative to the data folder
+        file_sha256    TEXT NOT NULL,
+        work           TEXT NOT NULL,         -- the claimed copy it comes from, relative to the data folder
+        inbox_path     BLOB NOT NULL,         -- the inbox entry to remove once the copy is in place
+        inbox_dev      INTEGER NOT NULL,
+        inbox_ino      INTEGER NOT NULL,
+        inbox_size     INTEGER NOT NULL,
+        inbox_mtime_ns INTEGER NOT NULL,
+        note           TEXT                   -- the .reason.txt to write beside it, if any
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# Folders of the desk's own layout: an old relative path is re-rooted at the first of these.
+DATA_SUBFOLDERS = ("archive", "quarantine", "crops", "work")
 
 
 def utcnow() -> datetime:
@@ -129,10 +152,39 @@ def dumps(value: Any) -> str:
 
 
 def make_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it owner-only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
+    """Create ``path`` and any missing parents owner-only; a folder that already exists keeps its mode
+    (a shared /srv/fax or /tmp must not be locked to one user)."""
+    missing = []
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(folder, 0o700)  # whatever the umask
+    if not Path(path).is_dir():
+        raise StoreError(f"{path} is not a folder")
+    return Path(path)
+
+
+def check_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` exists; raises NotADatabaseError, touching nothing, if it is not an SQLite database."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        raise NotADatabaseError(f"{path} is not a regular file; --db must name an SQLite database file")
+    if st.st_size == 0:
+        return True  # SQLite's own empty database (a store created but not yet written)
+    with open(path, "rb") as fh:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        raise NotADatabaseError(f"{path} is not an SQLite database; check --db (nothing was changed)")
+    return True
 
 
 def record_id(sha256: str, page: int) -> str:
@@ -197,6 +249,20 @@ class FileRow:
     state: str
     reason: str | None
     stored_path: str | None
+    original_name: bytes | None = None  # the name's bytes in the inbox (``name`` is its readable form)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One journalled step: the claimed copy ``work`` goes to ``dest`` (both relative to the data folder),
+    then the inbox entry it was taken from (identified by device, inode, size and mtime) is removed."""
+
+    file_sha256: str
+    dest: str
+    work: str
+    inbox_path: bytes
+    inbox_id: tuple[int, int, int, int]
+    note: str | None = None
 
 
 @dataclass
@@ -214,12 +280,21 @@ class PurgeReport:
 class Store:
     """The SQLite store. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else default_db_path()
-        self.crops_dir = self.path.parent / "crops"
+    def __init__(self, path: str | Path | None = None, *, create: bool = True):
+        """Open (and with ``create``, create) the store. Nothing is created or changed in mode before
+        the file is known to be an SQLite database; with ``create=False`` a missing store is an error."""
+        self.path = Path(os.path.abspath(path if path else default_db_path()))
+        self.data_dir = self.path.parent
+        self.crops_dir = self.data_dir / "crops"
+        exists = check_sqlite_file(self.path)
+        if not exists and not create:
+            raise StoreError(f"there is no record store at {self.path}; check --db")
         try:
-            make_private_dir(self.path.parent)
-            self._touch_private(self.path)
+            if not exists:
+                make_private_dir(self.data_dir)
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+            else:
+                os.chmod(self.path, 0o600)
             # isolation_level=None: we open transactions ourselves, explicitly.
             self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
@@ -231,14 +306,22 @@ class Store:
             self._private_sidecars()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the record store {self.path}: {exc}; check the path and permissions") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open the record store {self.path}: {exc.strerror}; check the path and permissions") from None
+
+    # -- paths: everything stored is relative to the data folder, so any working folder will do ------
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` as stored: relative to the data folder (a folder outside it, such as an ``--archive``
+        elsewhere, stays absolute)."""
+        full = Path(os.path.abspath(path))
+        return str(full.relative_to(self.data_dir)) if full.is_relative_to(self.data_dir) else str(full)
+
+    def resolve(self, stored: str | os.PathLike) -> Path:
+        """A stored path as a real one (absolute paths from outside the data folder stay as they are)."""
+        return self.data_dir / stored
 
     # -- plumbing ----------------------------------------------------------------
-
-    @staticmethod
-    def _touch_private(path: Path) -> None:
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
 
     def _private_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -252,14 +335,21 @@ class Store:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"the record store {self.path} is busy or broken: {exc}") from None
+            raise StoreWriteError(f"the record store {self.path} is busy or broken: {exc}") from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
             self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the write failed already; that is the error to report
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                # Disk full, I/O error, read-only, corrupt: the desk cannot record anything and must stop.
+                # (A constraint failure is a bug in the caller and stays what it is.)
+                raise StoreWriteError(f"the record store {self.path} cannot be written: {exc}") from None
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -286,6 +376,8 @@ class Store:
                 for statement in MIGRATIONS[v].split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if v + 1 in MIGRATION_STEPS:
+                    MIGRATION_STEPS[v + 1](self, db)
                 # PRAGMA takes no parameters; v is our own integer.
                 db.execute(f"PRAGMA user_version = {v + 1}")
 
@@ -301,14 +393,42 @@ class Store:
 
     def set_stored_path(self, sha256: str, path: str | Path) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE files SET stored_path = ? WHERE sha256 = ?", (str(path), sha256))
-            if db.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha256,)).fetchone():
-                db.execute("INSERT OR IGNORE INTO stored_copies VALUES (?, ?)", (sha256, str(path)))
+            self._add_copy(db, sha256, self.rel(path))
 
-    def save_quarantined(self, sha256: str, name: str, reason: str, *, received: datetime | None = None) -> None:
+    def _add_copy(self, db, sha256: str, stored: str) -> None:
+        db.execute("UPDATE files SET stored_path = ? WHERE sha256 = ?", (stored, sha256))
+        if db.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha256,)).fetchone():
+            db.execute("INSERT OR IGNORE INTO stored_copies VALUES (?, ?)", (sha256, stored))
+
+    def save_quarantined(self, sha256: str, name: str, reason: str, *, received: datetime | None = None,
+                         original_name: bytes | None = None, move: Move | None = None) -> None:
         """Remember a file that could not be read (replacing an older attempt at the same bytes)."""
         with self.transaction() as db:
-            self._upsert_file(db, sha256, name, iso(received or utcnow()), "quarantined", reason)
+            self._upsert_file(db, sha256, name, iso(received or utcnow()), "quarantined", reason, original_name)
+            if move is not None:
+                self._journal(db, move)
+
+    # -- the move journal ------------------------------------------------------------
+
+    def plan_move(self, move: Move) -> None:
+        """Journal a move of a file already stored (a re-sent fax archived again)."""
+        with self.transaction() as db:
+            self._journal(db, move)
+
+    def _journal(self, db, move: Move) -> None:
+        """The copy is known (stored_copies, for purge) and the move journalled, before anything moves."""
+        self._add_copy(db, move.file_sha256, move.dest)
+        db.execute("INSERT INTO moves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (move.dest, move.file_sha256, move.work, move.inbox_path, *move.inbox_id, move.note))
+
+    def pending_moves(self) -> list[Move]:
+        rows = self.db.execute("SELECT * FROM moves ORDER BY rowid").fetchall()
+        return [Move(r["file_sha256"], r["dest"], r["work"], bytes(r["inbox_path"]),
+                     (r["inbox_dev"], r["inbox_ino"], r["inbox_size"], r["inbox_mtime_ns"]), r["note"]) for r in rows]
+
+    def finish_move(self, move: Move) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM moves WHERE dest = ?", (move.dest,))
 
     def save_file(
         self,
@@ -319,36 +439,49 @@ class Store:
         *,
         received: datetime | None = None,
         no_form_reason: str = "no_form_found",
+        original_name: bytes | None = None,
+        move: Move | None = None,
     ) -> list[str]:
-        """Store a processed file and all its records in ONE transaction; returns the record ids.
+        """Store a processed file and all its records (and its journalled move) in ONE transaction;
+        returns the record ids.
 
-        Crops are written first (to deterministic paths): if the process dies
-        before the commit, a retry simply overwrites them.
+        Crops are written first (to deterministic paths); if the transaction fails they are removed,
+        so no crop is ever left without its record.
         """
         now = iso(received or utcnow())
-        crop_paths = {r.source.page: self._write_crops(record_id(sha256, r.source.page), r) for r in records}
         state = "processed" if records else "no_form"
         reason = None if records else no_form_reason
         ids = []
-        with self.transaction() as db:
-            self._upsert_file(db, sha256, name, now, state, reason)
-            for page, why in skipped:
-                db.execute("INSERT OR REPLACE INTO skipped_pages VALUES (?, ?, ?)", (sha256, page, why))
-            for r in records:
-                rid = record_id(sha256, r.source.page)
-                ids.append(rid)
-                self._insert_record(db, rid, sha256, r, now, crop_paths[r.source.page])
+        crop_dirs = [self.crops_dir / record_id(sha256, r.source.page) for r in records]
+        try:
+            crop_paths = {r.source.page: self._write_crops(record_id(sha256, r.source.page), r) for r in records}
+            with self.transaction() as db:
+                self._upsert_file(db, sha256, name, now, state, reason, original_name)
+                for page, why in skipped:
+                    db.execute("INSERT OR REPLACE INTO skipped_pages VALUES (?, ?, ?)", (sha256, page, why))
+                for r in records:
+                    rid = record_id(sha256, r.source.page)
+                    ids.append(rid)
+                    self._insert_record(db, rid, sha256, r, now, crop_paths[r.source.page])
+                if move is not None:
+                    self._journal(db, move)
+        except BaseException:
+            for d in crop_dirs:
+                if not self.db.execute("SELECT 1 FROM records WHERE id = ?", (d.name,)).fetchone():
+                    shutil.rmtree(d, ignore_errors=True)
+            raise
         return ids
 
     @staticmethod
-    def _upsert_file(db, sha256: str, name: str, received: str, state: str, reason: str | None) -> None:
+    def _upsert_file(db, sha256: str, name: str, received: str, state: str, reason: str | None,
+                     original_name: bytes | None = None) -> None:
         """Insert a file row; an earlier quarantined attempt at the same bytes is superseded (its
         received time and stored copies are kept). A file already processed is never stored twice."""
         cur = db.execute(
-            "INSERT INTO files (sha256, name, received, state, reason) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO files (sha256, name, received, state, reason, original_name) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(sha256) DO UPDATE SET name = excluded.name, state = excluded.state, "
-            "reason = excluded.reason WHERE files.state = 'quarantined'",
-            (sha256, name, received, state, reason),
+            "reason = excluded.reason, original_name = excluded.original_name WHERE files.state = 'quarantined'",
+            (sha256, name, received, state, reason, original_name),
         )
         if cur.rowcount != 1:
             raise StoreError(f"file {sha256[:12]} is already stored; it must be archived, not processed again")
@@ -384,7 +517,7 @@ class Store:
             if not cv2.imwrite(str(path), img):
                 raise StoreError(f"could not write crop image {path}; is the disk full?")
             os.chmod(path, 0o600)
-            out[key] = str(path)
+            out[key] = self.rel(path)
         return out
 
     # -- records -----------------------------------------------------------------
@@ -406,7 +539,8 @@ class Store:
             for f in self.db.execute("SELECT * FROM fields WHERE record_id = ? ORDER BY position", (rec.id,)):
                 rec.fields[f["key"]] = StoredField(
                     f["key"], json.loads(f["value"]) if f["value"] is not None else None, f["confidence"],
-                    bool(f["review"]), json.loads(f["reasons"]), f["crop_path"],
+                    bool(f["review"]), json.loads(f["reasons"]),
+                    str(self.resolve(f["crop_path"])) if f["crop_path"] else None,
                 )
             out.append(rec)
         return out
@@ -468,9 +602,9 @@ class Store:
 
     # -- retention ---------------------------------------------------------------
 
-    def _copies(self, sha256: str) -> list[str]:
+    def _copies(self, sha256: str) -> list[Path]:
         rows = self.db.execute("SELECT path FROM stored_copies WHERE file_sha256 = ?", (sha256,))
-        return [r[0] for r in rows]
+        return [self.resolve(r[0]) for r in rows]
 
     def purge(self, older_than_days: float, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
         """Delete every file received before the cutoff: its records, fields, audit rows, crops and stored fax."""
@@ -481,7 +615,7 @@ class Store:
         report.records = len(ids)
         crop_dirs = [self.crops_dir / rid for rid in ids if (self.crops_dir / rid).is_dir()]
         report.crop_folders = len(crop_dirs)
-        faxes = [Path(p) for sha in shas for p in self._copies(sha) if Path(p).exists()]
+        faxes = [p for sha in shas for p in self._copies(sha) if os.path.lexists(p)]
         report.faxes = len(faxes)
         if dry_run:
             return report
@@ -497,6 +631,36 @@ class Store:
             Path(str(fax) + ".reason.txt").unlink(missing_ok=True)
             _remove_if_empty(fax.parent)
         return report
+
+
+def _relative_paths(store: "Store", db) -> None:
+    """Migration 4: stored paths become relative to the data folder.
+
+    An absolute path inside the data folder is made relative. A relative path was relative to
+    whichever folder the watcher ran in; it is re-rooted at the desk's own layout (the part from
+    ``archive/``, ``quarantine/`` or ``crops/`` on), or kept if it names nothing of that layout.
+    An absolute path outside the data folder (``--archive`` elsewhere) stays absolute.
+    """
+
+    def fixed(old: str) -> str:
+        p = Path(old)
+        if p.is_absolute():
+            return store.rel(p) if p.is_relative_to(store.data_dir) else old
+        for i, part in enumerate(p.parts):
+            if part in DATA_SUBFOLDERS:
+                return str(Path(*p.parts[i:]))
+        return old
+
+    for table, column, key in (("stored_copies", "path", "rowid"), ("files", "stored_path", "sha256"),
+                               ("fields", "crop_path", "rowid")):
+        for row in db.execute(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall():
+            new = fixed(row[1])
+            if new != row[1]:
+                db.execute(f"UPDATE OR IGNORE {table} SET {column} = ? WHERE {key} = ?", (new, row[0]))
+
+
+# Python steps run inside a migration's transaction, after its SQL: version -> step.
+MIGRATION_STEPS = {4: _relative_paths}
 
 
 def _remove_if_empty(folder: Path) -> None:

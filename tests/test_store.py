@@ -184,6 +184,6 @@ def test_a_quarantined_file_that_later_reads_supersedes_its_quarantine_row(store
     store.save_file(sha, "x.tif", [rec])
     row = store.lookup_file(sha)
     assert row.state == "processed" and row.reason is None
-    assert store._copies(sha) == ["/q/x.tif"]  # the quarantined copy is still found by purge
+    assert store._copies(sha) == [Path("/q/x.tif")]  # the quarantined copy is still found by purge
     with pytest.raises(StoreError, match="already stored"):
         store.save_file(sha, "x.tif", [])
