@@ -18,6 +18,31 @@ from intake.errors import ExitCode, IntakeError
 EXIT_ROWS_REJECTED = 1
 
 
+MESSAGES = {
+    "ja": {
+        "review_rows": "intake: 確認待ちの記録 {count} 件",
+        "exported": "intake: {count} 件を書き出しました",
+        "skipped": "読み飛ばし",
+        "rejected": "不採用",
+        "imported": "intake: {applied} 件を確認済みにしました (変更した項目 {changed})、{rejected} 行は不採用で適用していません",
+    },
+    "en": {
+        "review_rows": "intake: {count} record(s) waiting for review",
+        "exported": "intake: exported {count} record(s)",
+        "skipped": "skipped",
+        "rejected": "rejected",
+        "imported": "intake: {applied} record(s) reviewed ({changed} field(s) changed), {rejected} row(s) rejected and not applied",
+    },
+}
+
+
+def say(code: str, **params) -> str:
+    """A desk message in the desk's language (Japanese unless INTAKE_LANG or the locale says otherwise)."""
+    from intake.messages import language
+
+    return MESSAGES[language()][code].format(**params)
+
+
 def _private_umask() -> None:
     """Everything the desk writes (DB, crops, exports, archive) is owner-only."""
     os.umask(0o077)
@@ -46,9 +71,13 @@ def register(sub) -> None:
     e.add_argument("--format", choices=("csv", "jsonl"), default=None,
                    help="operations export format (default jsonl; --review is always csv)")
     e.add_argument("--all", action="store_true", help="include records still waiting for review")
-    e.add_argument("--out", default=None, help="output file (default: standard output)")
-    e.add_argument("--encoding", choices=("utf-8-sig", "cp932"), default=None,
-                   help="CSV encoding: utf-8-sig (default, Excel) or cp932 (older tools; unencodable characters become ?)")
+    e.add_argument("--out", default=None,
+                   help="output file, replaced atomically, owner-only; never a symbolic link (default: standard output)")
+    e.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "cp932"), default=None,
+                   help="CSV encoding: utf-8 (default, always with a BOM for Excel) or cp932 (older tools); "
+                        "JSON Lines is always UTF-8")
+    e.add_argument("--accept-lossy", action="store_true",
+                   help="write a cp932 CSV even if characters must be changed or replaced by ? (counted on stderr)")
     _add_db(e)
     e.set_defaults(func=cmd_export)
 
@@ -83,14 +112,18 @@ def cmd_export(args) -> int:
     from intake.store import Store
 
     _private_umask()
+    encoding = "utf-8" if args.encoding == "utf-8-sig" else args.encoding
     with Store(args.db) as store:
         if args.review:
-            n = export_review(store, args.out, args.encoding or "utf-8-sig")
-            print(f"intake: {n} record(s) waiting for review", file=sys.stderr)
+            if args.format == "jsonl":
+                print("intake: error: the review sheet is always CSV [bad_args]", file=sys.stderr)
+                return ExitCode.bad_args
+            n, _ = export_review(store, args.out, encoding or "utf-8", accept_lossy=args.accept_lossy)
+            print(say("review_rows", count=n), file=sys.stderr)
         else:
-            n = export_records(store, args.out, args.format or "jsonl", include_pending=args.all,
-                               encoding=args.encoding)
-            print(f"intake: exported {n} record(s)", file=sys.stderr)
+            n, _ = export_records(store, args.out, args.format or "jsonl", include_pending=args.all,
+                                  encoding=encoding, accept_lossy=args.accept_lossy)
+            print(say("exported", count=n), file=sys.stderr)
     return ExitCode.ok
 
 
@@ -102,11 +135,11 @@ def cmd_import_review(args) -> int:
     with Store(args.db) as store:
         report = import_review_csv(store, args.file, args.reviewer, encoding=args.encoding)
     for p in report.skipped:
-        print(f"intake: skipped {p}", file=sys.stderr)
+        print(f"intake: {say('skipped')} {p}", file=sys.stderr)
     for p in report.rejected:
-        print(f"intake: rejected {p}", file=sys.stderr)
-    print(f"intake: {len(report.applied)} record(s) reviewed ({report.changed_fields} field(s) changed), "
-          f"{len(report.rejected_rows)} row(s) rejected and not applied")
+        print(f"intake: {say('rejected')} {p}", file=sys.stderr)
+    print(say("imported", applied=len(report.applied), changed=report.changed_fields,
+              rejected=len(report.rejected_rows)))
     return EXIT_ROWS_REJECTED if report.rejected else ExitCode.ok
 
 

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     template = 5  # a form template is invalid or missing
     engine = 6  # an OCR engine or model is missing
     store = 7  # the record store could not be used
+    lossy_export = 8  # an export would change or drop characters and that was not accepted
     other = 10
 
 

@@ -1,36 +1,38 @@
-"""CSV and JSON Lines in and out of the store: the review round trip and the operations export.
+"""Exports out of the store and the review round trip back in.
 
-Review round trip: ``write_review_csv`` writes one row per record waiting for a
-person; they correct cells in Excel; ``import_review_csv`` parses and validates
-every changed cell with the same rules the pipeline uses, and applies a row only
-if the whole row is valid (with an audit row per changed field).
+Review round trip: ``export_review`` writes one row per record waiting for a person; they
+correct cells in Excel; ``import_review_csv`` reads the sheet (``intake.csvio``), compares each
+cell with what was exported, parses and validates every changed cell with the same rules the
+pipeline uses, and applies a row only if the whole row is valid (with an audit row per changed
+field). Every cell goes out neutralised against formula injection and comes back through
+``unneutralise``; a cell a person typed that a spreadsheet would run as a formula is refused.
+
+Messages about rows name the record, the field and the reason, never the value typed: the
+values are personal data, and these lines end up in terminals, mails and tickets.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import fnmatch
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable
 
-from intake.errors import ExitCode, IntakeError
+from intake.csvio import (
+    Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, read_sheet, unneutralise,
+)
 from intake.store import Store, StoredRecord
 
-ENCODINGS = ("utf-8-sig", "cp932")
 FIXED_COLUMNS = ["record_id", "source_file", "page", "reasons"]
 CROPS_COLUMN = "flagged_crops"
 CONFIDENCE_SUFFIX = ".confidence"
+MAX_VALUE_CHARS = 1000  # the longest handwritten field (remarks) holds a few dozen characters
+SHEET_ENCODING = "cp932"  # the one legacy encoding a sheet may have been shown in
 
 
-class ReviewFileError(IntakeError):
-    """The review CSV cannot be used at all (missing, unreadable, wrong columns)."""
-
-    reason = "review_file_invalid"
-    exit_code = ExitCode.bad_args
+class ExportFormatError(ReviewFileError):
+    reason = "export_format"
 
 
 # -- cells ------------------------------------------------------------------------
@@ -57,112 +59,149 @@ def _field_keys(records: Iterable[StoredRecord]) -> list[str]:
     return keys
 
 
+def _crops_cell(r: StoredRecord) -> str:
+    return "; ".join(f"{k}: {f.crop_path}" for k, f in r.fields.items() if f.review and f.crop_path)
+
+
+def _reasons_cell(r: StoredRecord) -> str:
+    return "; ".join(r.reasons)
+
+
 # -- writing ----------------------------------------------------------------------
-
-
-def open_private(path: str | Path, encoding: str) -> TextIO:
-    """Open a file for writing that only its owner can read (exports hold personal data)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(path, 0o600)
-    return open(fd, "w", encoding=encoding, newline="")
-
-
-def write_text(text: str, out: str | Path | None, encoding: str, *, stderr: TextIO | None = None) -> int:
-    """Write ``text`` to ``out`` (stdout if None); returns how many characters had to be replaced.
-
-    cp932 cannot hold every character (e.g. emoji, some rare kanji, U+301C): those become '?',
-    and we say so on stderr rather than crash.
-    """
-    replaced = 0
-    if encoding != "utf-8-sig" and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        replaced = sum(1 for ch in text if not _encodable(ch, encoding))
-        if replaced:
-            print(f"intake: warning: {replaced} character(s) cannot be written in {encoding} and were replaced by '?'",
-                  file=stderr or sys.stderr)
-    if out is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return replaced
-    with open_private(out, encoding) as fh:
-        fh.reconfigure(errors="replace")
-        fh.write(text)
-    return replaced
-
-
-def _encodable(ch: str, encoding: str) -> bool:
-    try:
-        ch.encode(encoding)
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def review_csv_text(records: list[StoredRecord]) -> str:
     """The review sheet: one row per record, each field's value and confidence, crops of flagged fields."""
     keys = _field_keys(records)
     header = FIXED_COLUMNS + [c for k in keys for c in (k, k + CONFIDENCE_SUFFIX)] + [CROPS_COLUMN]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")  # CRLF: what Excel writes and expects
-    w.writerow(header)
+    rows = []
     for r in records:
-        row = [r.id, r.file_name, r.page, "; ".join(r.reasons)]
+        row: list[object] = [r.id, r.file_name, r.page, _reasons_cell(r)]
         for k in keys:
             f = r.fields.get(k)
             row += [cell_text(f.value), f"{f.confidence:.2f}"] if f else ["", ""]
-        crops = [f"{k}: {f.crop_path}" for k, f in r.fields.items() if f.review and f.crop_path]
-        row.append("; ".join(crops))
-        w.writerow(row)
-    return buf.getvalue()
+        rows.append(row + [_crops_cell(r)])
+    return csv_text(header, rows)
 
 
-def export_review(store: Store, out: str | Path | None, encoding: str = "utf-8-sig") -> int:
-    """Write the pending-review sheet; returns the number of rows."""
-    records = store.pending_review()
-    write_text(review_csv_text(records), out, encoding)
-    return len(records)
+def records_csv_text(records: list[StoredRecord]) -> str:
+    """A flat sheet for operations: one row per record, one column per field value."""
+    keys = _field_keys(records)
+    header = ["record_id", "source_file", "page", "sha256", "form", "review_state", "reviewer", "reviewed_at"] + keys
+    rows = [
+        [r.id, r.file_name, r.page, r.file_sha256, r.form, r.review_state, r.reviewer or "", r.reviewed_at or ""]
+        + [cell_text(r.fields[k].value) if k in r.fields else "" for k in keys]
+        for r in records
+    ]
+    return csv_text(header, rows)
 
 
 def records_jsonl_text(records: list[StoredRecord]) -> str:
     return "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records)
 
 
-def records_csv_text(records: list[StoredRecord]) -> str:
-    """A flat sheet for operations: one row per record, one column per field value."""
-    keys = _field_keys(records)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["record_id", "source_file", "page", "sha256", "form", "review_state", "reviewer", "reviewed_at"] + keys)
-    for r in records:
-        row = [r.id, r.file_name, r.page, r.file_sha256, r.form, r.review_state, r.reviewer or "", r.reviewed_at or ""]
-        w.writerow(row + [cell_text(r.fields[k].value) if k in r.fields else "" for k in keys])
-    return buf.getvalue()
+def export_review(store: Store, out: str | Path | None, encoding: str = "utf-8", *,
+                  accept_lossy: bool = False) -> tuple[int, Changes]:
+    """Write the pending-review sheet; returns the number of rows and what the encoding changed."""
+    records = store.pending_review()
+    changes = export_bytes(review_csv_text(records), out, encoding, bom=True, accept_lossy=accept_lossy)
+    return len(records), changes
 
 
 def export_records(store: Store, out: str | Path | None, fmt: str = "jsonl", *, include_pending: bool = False,
-                   encoding: str | None = None) -> int:
-    """Export actionable records (reviewed or straight through; every record with ``include_pending``)."""
+                   encoding: str | None = None, accept_lossy: bool = False) -> tuple[int, Changes]:
+    """Export actionable records (reviewed or straight through; every record with ``include_pending``).
+
+    JSON Lines is always UTF-8 without a BOM, so it never loses a character; CSV is UTF-8 with
+    a BOM (Excel) unless ``encoding`` says cp932.
+    """
     records = store.records() if include_pending else store.actionable()
     if fmt == "jsonl":
-        write_text(records_jsonl_text(records), out, encoding or "utf-8")
+        if encoding not in (None, "utf-8"):
+            raise ExportFormatError("JSON Lines is always UTF-8; --encoding applies to CSV only")
+        changes = export_bytes(records_jsonl_text(records), out, "utf-8", bom=False, accept_lossy=False)
     elif fmt == "csv":
-        write_text(records_csv_text(records), out, encoding or "utf-8-sig")
+        changes = export_bytes(records_csv_text(records), out, encoding or "utf-8", bom=True,
+                               accept_lossy=accept_lossy)
     else:
-        raise ReviewFileError(f"unknown export format {fmt!r}; use csv or jsonl")
-    return len(records)
+        raise ExportFormatError(f"unknown export format {fmt!r}; use csv or jsonl")
+    return len(records), changes
 
 
-# -- reading corrections back -------------------------------------------------------
+# -- what the desk reads about rows (Japanese first) --------------------------------
+
+ROW_MESSAGES: dict[str, dict[str, str]] = {
+    "ja": {
+        "unknown_record": "この記録はありません",
+        "no_template": "この記録の様式 ({form}) のテンプレートがありません",
+        "already_done": "確認済みのため、この行は読み飛ばしました",
+        "duplicate_row": "同じ行がもう一つあります (一度だけ使いました)",
+        "conflicting_rows": "この記録の行が {count} 行あり、内容が違います。一行にしてください",
+        "read_only": "この列は変更できません (record_id, source_file, page, reasons, 確信度, 画像は読み取り専用です)",
+        "not_a_field": "この様式の項目ではありません",
+        "nul": "NUL 文字が含まれています",
+        "line_break": "改行が含まれています。この項目は一行です",
+        "too_long": "{length} 文字あります。{limit} 文字までです",
+        "formula": "= + - @ またはタブで始まっています。表計算ソフトが数式として実行するため受け付けません",
+        "invalid_value": "値が正しくありません ({hint} で入力してください)",
+        "required": "必須の項目が空です",
+        "rule_failed": "様式の確認に合いません: {rules}",
+    },
+    "en": {
+        "unknown_record": "no such record in the store",
+        "no_template": "no template for form {form}",
+        "already_done": "already reviewed; row ignored",
+        "duplicate_row": "the same row appears twice (used once)",
+        "conflicting_rows": "the sheet has {count} rows for this record with different values; keep one",
+        "read_only": "this column cannot be changed (record_id, source_file, page, reasons, confidences and crops are read-only)",
+        "not_a_field": "not a field of this form",
+        "nul": "contains a NUL character",
+        "line_break": "contains a line break; this field is one line",
+        "too_long": "{length} characters; at most {limit}",
+        "formula": "starts with = + - @ or a tab, which a spreadsheet runs as a formula; not accepted",
+        "invalid_value": "not a valid value (type {hint})",
+        "required": "required but blank",
+        "rule_failed": "fails the form's checks: {rules}",
+    },
+}
+
+HINTS = {
+    "date": "YYYY-MM-DD",
+    "time": "HH:MM",
+    "phone": "03-1234-5678",
+    "weekday": "月火水木金土日",
+    "option_pair": "TRUE/FALSE, 要/不要",
+    "circled_option": "TRUE/FALSE",
+    "stamp": "TRUE/FALSE",
+}
+
+
+def _hint(spec) -> str:
+    if spec.kind == "comb_digits":
+        return spec.format.format(*("N" * n for n in spec.groups))
+    return HINTS.get(spec.kind, "text")
 
 
 @dataclass
 class RowProblem:
+    """Why a row (``key`` "") or one of its cells was not applied: a code and value-free parameters."""
+
     record_id: str
-    key: str  # "" when the problem is the row itself
-    reason: str
+    key: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    def message(self, lang: str | None = None) -> str:
+        from intake.messages import language
+
+        table = ROW_MESSAGES.get(language(lang), ROW_MESSAGES["en"])
+        return table[self.code].format(**self.params)
 
     def __str__(self) -> str:
         where = f" {self.key}" if self.key else ""
-        return f"{self.record_id}{where}: {self.reason}"
+        line = f" (line {self.line})" if self.line else ""
+        return f"{self.record_id}{where}{line}: {self.message()} [{self.code}]"
 
 
 @dataclass
@@ -177,40 +216,35 @@ class ImportReport:
         return {p.record_id for p in self.rejected}
 
 
-def read_csv_text(path: str | Path, encoding: str = "auto") -> str:
-    """The text of a CSV as Excel may have saved it: UTF-8 with or without BOM, or cp932."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ReviewFileError(f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
-    if encoding != "auto":
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise ReviewFileError(f"the file is not valid {encoding} ({exc.reason} at byte {exc.start})", path=str(path)) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    for enc in ("utf-8", "cp932"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise ReviewFileError("the file is neither UTF-8 nor Shift_JIS (cp932); save it again as CSV from Excel", path=str(path))
+# -- reading corrections back -------------------------------------------------------
 
 
 def import_review_csv(store: Store, path: str | Path, reviewer: str, *, encoding: str = "auto",
                       templates: dict | None = None) -> ImportReport:
-    """Apply a corrected review sheet. A row is applied only if every cell parses and the record validates."""
+    """Apply a corrected review sheet. A row is applied only if every cell passes and the record validates.
+
+    Raises ``ReviewFileError`` (with its reason code) when the sheet as a whole cannot be used;
+    any problem with a row rejects that row only.
+    """
     if not reviewer.strip():
         raise ReviewFileError("a reviewer name is required (--reviewer)")
-    rows = list(csv.DictReader(io.StringIO(read_csv_text(path, encoding))))
-    if rows and "record_id" not in rows[0]:
-        raise ReviewFileError("no record_id column; export the sheet with `intake export --review` and edit that",
-                              path=str(path))
+    sheet = read_sheet(path, encoding)
     templates = templates if templates is not None else _templates_by_id()
     report = ImportReport()
-    for row in rows:
-        _import_row(store, row, reviewer.strip(), templates, report)
+    by_record: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for line, row in sheet.rows:
+        rid = unneutralise(row.get("record_id") or "").strip()
+        if rid:
+            by_record.setdefault(rid, []).append((line, row))
+    for rid, rows in by_record.items():
+        line, row = rows[0]
+        distinct = {tuple(sorted((k, v or "") for k, v in r.items())) for _, r in rows}
+        if len(distinct) > 1:
+            report.rejected += [RowProblem(rid, "", "conflicting_rows", {"count": len(rows)}, n) for n, _ in rows]
+            continue
+        if len(rows) > 1:
+            report.skipped.append(RowProblem(rid, "", "duplicate_row", line=rows[1][0]))
+        _import_row(store, rid, line, row, reviewer.strip(), templates, report)
     return report
 
 
@@ -220,28 +254,25 @@ def _templates_by_id() -> dict:
     return {t.id: t for t in load_templates()}
 
 
-def _import_row(store: Store, row: dict[str, str], reviewer: str, templates: dict, report: ImportReport) -> None:
-    from intake.validate import check_values
-
-    rid = (row.get("record_id") or "").strip()
-    if not rid:
-        return  # a blank line Excel left behind
+def _import_row(store: Store, rid: str, line: int, row: dict[str, str | None], reviewer: str, templates: dict,
+                report: ImportReport) -> None:
     rec = store.get_record(rid)
     if rec is None:
-        report.rejected.append(RowProblem(rid, "", "no such record in the store"))
+        report.rejected.append(RowProblem(rid, "", "unknown_record", line=line))
         return
     if rec.review_state != "pending":
-        report.skipped.append(RowProblem(rid, "", f"already {rec.review_state.replace('_', ' ')}; row ignored"))
+        report.skipped.append(RowProblem(rid, "", "already_done", line=line))
         return
     template = templates.get(rec.form)
     if template is None:
-        report.rejected.append(RowProblem(rid, "", f"no template for form {rec.form}"))
+        report.rejected.append(RowProblem(rid, "", "no_template", {"form": rec.form}, line))
         return
-    changes, problems = _changed_values(rec, row, template)
+    problems = [RowProblem(rid, col, "read_only", line=line) for col in _changed_read_only(rec, row)]
+    changes, cell_problems = _changed_values(rec, row, template)
+    problems += [RowProblem(rid, key, code, params, line) for key, code, params in cell_problems]
     if not problems:
         values = rec.values() | changes
-        for key, reasons in check_values(template, values).items():
-            problems += [RowProblem(rid, key, why) for why in reasons]
+        problems += [RowProblem(rid, key, code, params, line) for key, code, params in _checks(template, values)]
     if problems:
         report.rejected += problems
         return
@@ -249,33 +280,113 @@ def _import_row(store: Store, row: dict[str, str], reviewer: str, templates: dic
     report.applied.append(rid)
 
 
-def _same_text(typed: str, exported: str) -> bool:
-    """True if a cell still shows what we exported, including as a cp932 sheet showed it ('?' for emoji)."""
-    typed, exported = typed.strip(), exported.strip()
-    return typed == exported or typed == exported.encode("cp932", errors="replace").decode("cp932")
+def _same_text(typed: str | None, exported: str) -> bool:
+    """True if a cell still shows what we exported: as written, or as a cp932 sheet showed it (? for emoji,
+    ～ for 〜), with or without the ' that kept it from being a formula."""
+    if typed is None:
+        return True  # column deleted by the reviewer: nothing changed
+    typed, exported = unneutralise(typed).strip(), exported.strip()
+    return typed == exported or typed == as_sheet_shows(exported, SHEET_ENCODING).strip()
 
 
-def _changed_values(rec: StoredRecord, row: dict[str, str], template) -> tuple[dict[str, Any], list[RowProblem]]:
-    """Parse only the cells whose text differs from what we exported; return real changes and parse errors."""
+def _same_number(typed: str | None, exported: str) -> bool:
+    """Excel rewrites numbers it opens (0.50 -> 0.5): compare page and confidences as numbers."""
+    if _same_text(typed, exported):
+        return True
+    try:
+        return abs(float(unneutralise(typed or "").strip()) - float(exported)) < 1e-9
+    except ValueError:
+        return False
+
+
+def _changed_read_only(rec: StoredRecord, row: dict[str, str | None]) -> list[str]:
+    """The read-only columns whose cells differ from what was exported."""
+    changed = [col for col, now in (("source_file", rec.file_name), ("reasons", _reasons_cell(rec)),
+                                    (CROPS_COLUMN, _crops_cell(rec))) if not _same_text(row.get(col), now)]
+    if not _same_number(row.get("page"), str(rec.page)):
+        changed.append("page")
+    for key, f in rec.fields.items():
+        col = key + CONFIDENCE_SUFFIX
+        if not _same_number(row.get(col), f"{f.confidence:.2f}"):
+            changed.append(col)
+    return changed
+
+
+def _cell_problem(text: str) -> tuple[str, dict[str, Any]] | None:
+    """What makes a typed cell unacceptable whatever the field: the code and value-free parameters."""
+    if "\x00" in text:
+        return "nul", {}
+    if "\r" in text.strip() or "\n" in text.strip():
+        return "line_break", {}
+    if len(text) > MAX_VALUE_CHARS:
+        return "too_long", {"length": len(text), "limit": MAX_VALUE_CHARS}
+    if looks_like_formula(text):
+        return "formula", {}
+    return None
+
+
+def _changed_values(rec: StoredRecord, row: dict[str, str | None], template
+                    ) -> tuple[dict[str, Any], list[tuple[str, str, dict[str, Any]]]]:
+    """Parse only the cells whose text differs from what we exported; return real changes and problems."""
     from intake.validate import parse_value
 
     changes: dict[str, Any] = {}
-    problems: list[RowProblem] = []
+    problems: list[tuple[str, str, dict[str, Any]]] = []
     for key, f in rec.fields.items():
-        if key not in row or row[key] is None:
-            continue  # column deleted by the reviewer: keep the stored value
-        text = row[key]
-        if _same_text(text, cell_text(f.value)):
+        typed = row.get(key)
+        if _same_text(typed, cell_text(f.value)):
+            continue
+        text = unneutralise(typed)
+        bad = _cell_problem(text)
+        if bad:
+            problems.append((key, *bad))
             continue
         try:
             spec = template.field(key)
-            new = parse_value(spec, text)
         except KeyError:
-            problems.append(RowProblem(rec.id, key, "not a field of this form"))
+            problems.append((key, "not_a_field", {}))
             continue
-        except ValueError as exc:
-            problems.append(RowProblem(rec.id, key, str(exc)))
+        try:
+            new = parse_value(spec, text)
+        except ValueError:
+            problems.append((key, "invalid_value", {"hint": _hint(spec)}))
             continue
         if new != f.value:  # e.g. Excel rewrote 2026-05-01 as 2026/5/1: same value, no change
             changes[key] = new
     return changes, problems
+
+
+def _checks(template, values: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The record's problems under the pipeline's own checks, said without the values they involve.
+
+    ``check_values`` says which fields fail; its words quote values (dates, weekdays), so each
+    failing field is described by the template rules that name it instead.
+    """
+    from intake.validate import RULES, check_values
+
+    keys = [f.key for f in template.fields]
+    out = []
+    for key in check_values(template, values):
+        rules = []
+        for rule in template.rules:
+            names = {k for pattern in rule.fields for k in fnmatch.filter(keys, pattern)}
+            check = RULES.get(rule.rule)
+            if check is None or (key and key not in names):
+                continue
+            try:
+                hit = check(values, rule.fields, template)
+            except (TypeError, ValueError):
+                continue  # a rule tripping over another field's malformed value: that field is reported itself
+            if key in hit:
+                rules.append(rule.message or rule.rule)
+        try:
+            spec = template.field(key) if key else None
+        except KeyError:
+            spec = None
+        if rules:
+            out.append((key, "rule_failed", {"rules": "; ".join(dict.fromkeys(rules))}))
+        elif spec is not None and values.get(key) is None:
+            out.append((key, "required", {}))
+        else:
+            out.append((key, "invalid_value", {"hint": _hint(spec) if spec else "text"}))
+    return out

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.export import export_records, export_review, import_review_csv, read_csv_text
+from intake.csvio import LossyExportError, read_sheet
+from intake.export import export_records, export_review, import_review_csv
 from intake.store import Store
 from test_store import VALUES, make_record
 
@@ -38,7 +39,7 @@ def queue(store):
 
 
 def read_rows(path: Path, encoding: str = "auto") -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(read_csv_text(path, encoding))))
+    return [row for _, row in read_sheet(path, encoding).rows]
 
 
 def write_rows(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
@@ -50,7 +51,7 @@ def write_rows(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-si
 
 def test_review_sheet_has_one_row_per_pending_record(store, queue, tmp_path):
     out = tmp_path / "review.csv"
-    assert export_review(store, out) == 2
+    assert export_review(store, out)[0] == 2
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel on Japanese Windows opens it as UTF-8
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -107,22 +108,32 @@ def test_invalid_rows_are_reported_and_not_applied(store, queue, tmp_path):
     assert {r.review_state for r in store.pending_review()} == {"pending"} and len(store.pending_review()) == 2
 
 
-def test_cp932_export_is_readable_and_replaces_what_it_cannot_hold(store, tmp_path, capsys):
-    rec = make_record("d4" * 32, flagged={"remarks": "unsure"}, values=VALUES | {"remarks": "停止🙂再開 👍"})
+def test_cp932_export_is_refused_when_lossy_and_counts_what_it_changed(store, tmp_path, capsys):
+    rec = make_record("d4" * 32, flagged={"remarks": "unsure"}, values=VALUES | {"remarks": "停止🙂再開 👍 10〜12時"})
     [rid] = store.save_file(rec.source.sha256, "fax.tif", [rec])
     out = tmp_path / "review_sjis.csv"
-    export_review(store, out, "cp932")
+    with pytest.raises(LossyExportError) as exc:
+        export_review(store, out, "cp932")
+    assert exc.value.reason == "lossy_export" and exc.value.exit_code == 8
+    assert "1 character(s) changed to a look-alike (〜→～ ×1)" in str(exc.value)
+    assert "2 character(s) replaced by '?' (symbol/emoji ×2)" in str(exc.value)
+    assert not out.exists()  # nothing half-written
+
+    n, changes = export_review(store, out, "cp932", accept_lossy=True)
+    assert n == 1 and sum(changes.replaced.values()) == 2 and changes.mapped == {("〜", "～"): 1}
+    assert "accepted with --accept-lossy" in capsys.readouterr().err
     raw = out.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("cp932")  # strict: the whole file is valid cp932
-    assert VALUES["contractor_name"] in text and "停止?再開 ?" in text
-    assert "2 character(s) cannot be written in cp932" in capsys.readouterr().err
-    # The cp932 sheet imports back (auto-detected); untouched cells are not "changes".
+    assert VALUES["contractor_name"] in text and "停止?再開 ? 10～12時" in text
+    # The cp932 sheet imports back (auto-detected); cells the encoding changed are not "changes".
     rows = read_rows(out)
     rows[0]["stop.time"] = "18:45"
     write_rows(out, rows, encoding="cp932")
     report = import_review_csv(store, out, "tanaka")
-    assert report.applied == [rid] and [a["key"] for a in store.audit(rid)] == ["stop.time"]
+    assert report.rejected == [] and report.applied == [rid]
+    assert [a["key"] for a in store.audit(rid)] == ["stop.time"]
+    assert store.get_record(rid).fields["remarks"].value == "停止🙂再開 👍 10〜12時"
 
 
 def test_utf8_without_bom_is_accepted(store, queue, tmp_path):
@@ -137,7 +148,7 @@ def test_utf8_without_bom_is_accepted(store, queue, tmp_path):
 def test_operations_export_jsonl_and_csv(store, queue, tmp_path):
     store.apply_review(queue["a1"], {"stop.time": "18:30"}, "tanaka")
     out = tmp_path / "ops.jsonl"
-    assert export_records(store, out, "jsonl") == 2  # reviewed + straight through, not the pending one
+    assert export_records(store, out, "jsonl")[0] == 2  # reviewed + straight through, not the pending one
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert {d["id"] for d in lines} == {queue["a1"], queue["c3"]}
     for d in lines:
@@ -148,7 +159,7 @@ def test_operations_export_jsonl_and_csv(store, queue, tmp_path):
     assert a["fields"]["stop.time"]["value"] == "18:30"
 
     flat = tmp_path / "ops.csv"
-    assert export_records(store, flat, "csv", include_pending=True) == 3
+    assert export_records(store, flat, "csv", include_pending=True)[0] == 3
     rows = read_rows(flat)
     assert [r["review_state"] for r in rows] == ["reviewed", "pending", "straight_through"]
     assert rows[0]["stop.time"] == "18:30" and rows[0]["reviewer"] == "tanaka"
@@ -161,7 +172,7 @@ def test_cli_round_trip(tmp_path, queue, store):
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "intake.desk_cli", *args, "--db", db], cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, env=os.environ | {"INTAKE_LANG": "en"})
 
     r = run("export", "--review", "--out", str(sheet))
     assert r.returncode == 0, r.stderr
@@ -169,7 +180,7 @@ def test_cli_round_trip(tmp_path, queue, store):
     rows[0]["stop.time"] = "99:99"
     write_rows(sheet, rows)
     r = run("import-review", str(sheet), "--reviewer", "tanaka")
-    assert r.returncode == 1 and f"rejected {queue['a1']} stop.time" in r.stderr
+    assert r.returncode == 1 and f"rejected {queue['a1']} stop.time (line 2): not a valid value (type HH:MM) [invalid_value]" in r.stderr
     r = run("purge", "--older-than", "0", "--dry-run")
     assert r.returncode == 0 and "would remove 3 files, 3 records" in r.stdout
     r = run("export", "--format", "jsonl")
