@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 
@@ -48,6 +49,45 @@ def _private_umask() -> None:
     os.umask(0o077)
 
 
+# A century: anything longer is a typo, and a cutoff before year 1 cannot be computed.
+MAX_RETENTION_DAYS = 36_500
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def retention_days(text: str) -> float:
+    """``--older-than``: a finite number of days from 0 to MAX_RETENTION_DAYS (nan, inf, 1e12 are refused)."""
+    value = _finite(text)
+    if not 0 <= value <= MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_RETENTION_DAYS} days: {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    value = _finite(text)
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 86400 seconds: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 256: {text!r}")
+    return value
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None,
                    help="record store (SQLite) path; default $INTAKE_DB or ./intake-data/intake.db")
@@ -61,8 +101,13 @@ def register(sub) -> None:
     w.add_argument("--once", action="store_true", help="process what is there now and exit (cron, tests)")
     w.add_argument("--archive", default=None, help="where processed faxes go (default: <db folder>/archive)")
     w.add_argument("--quarantine", default=None, help="where unreadable faxes go (default: <db folder>/quarantine)")
-    w.add_argument("--settle", type=float, default=2.0,
-                   help="seconds a file's size and mtime must stay unchanged before it is read (default 2)")
+    w.add_argument("--settle", type=seconds, default=2.0,
+                   help="seconds the watcher must see a file unchanged before it reads it (default 2)")
+    w.add_argument("--grace", type=seconds, default=60.0,
+                   help="seconds a file that looks partial (empty, damaged, unknown format) must stay unchanged "
+                        "before it is quarantined (default 60)")
+    w.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                   help="faxes read in parallel, one worker process each (default: the number of cores)")
     _add_db(w)
     w.set_defaults(func=cmd_watch)
 
@@ -89,7 +134,8 @@ def register(sub) -> None:
     i.set_defaults(func=cmd_import_review)
 
     p = sub.add_parser("purge", help="delete records, crops and archived faxes older than the retention period")
-    p.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="retention in days")
+    p.add_argument("--older-than", type=retention_days, required=True, metavar="DAYS",
+                   help=f"retention in days (0 to {MAX_RETENTION_DAYS})")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     _add_db(p)
     p.set_defaults(func=cmd_purge)
@@ -103,7 +149,7 @@ def cmd_watch(args) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     watch(args.inbox, db=args.db, archive=args.archive, quarantine=args.quarantine, poll=args.poll,
-          once=args.once, settle=args.settle, signals=True)
+          once=args.once, settle=args.settle, grace=args.grace, jobs=args.jobs, signals=True)
     return ExitCode.ok
 
 
@@ -146,10 +192,8 @@ def cmd_import_review(args) -> int:
 def cmd_purge(args) -> int:
     from intake.store import Store
 
-    if args.older_than < 0:
-        print("intake: error: --older-than must be 0 or more days", file=sys.stderr)
-        return ExitCode.bad_args
-    with Store(args.db) as store:
+    # A dry run creates nothing: no store, no folder.
+    with Store(args.db, create=not args.dry_run) as store:
         report = store.purge(args.older_than, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     print(f"intake: {verb} {report.summary()} older than {args.older_than:g} days")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from intake.store import Store
-from intake.watch import move_no_clobber, watch
+from intake.watch import watch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,7 +109,7 @@ def test_once_handles_every_bad_case_and_good_faxes(faxes, desk_dirs):
     (inbox / "incoming.tif.part").write_bytes(b"x")  # ignored: still being written
     inputs = {p.name for p in inbox.iterdir()} - {".hidden.tif", "incoming.tif.part"}
 
-    stats = watch(inbox, db=db, once=True, settle=0.1, progress=False)
+    stats = watch(inbox, db=db, once=True, settle=0.1, grace=0.1, progress=False)
 
     assert sorted(p.name for p in inbox.iterdir()) == [".hidden.tif", "incoming.tif.part"]
     archived, quarantined = files_under(archive), files_under(quarantine)
@@ -156,14 +156,20 @@ def test_internal_error_is_quarantined_with_traceback_and_the_desk_goes_on(tmp_p
     assert note.startswith("reason: internal_error") and "RuntimeError: bug in a reader" in note
 
 
-def test_move_no_clobber_adds_suffixes(tmp_path):
-    dest = tmp_path / "dest"
+def test_names_taken_in_the_archive_get_suffixes(tmp_path):
+    def no_form(path):
+        from intake.errors import NoFormFoundError
+
+        raise NoFormFoundError("no form page")
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
     for i in range(3):
-        src = tmp_path / "x.tif"
-        src.write_bytes(bytes([i]))
-        move_no_clobber(src, dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["x-1.tif", "x-2.tif", "x.tif"]
-    assert (dest / "x.tif").read_bytes() == b"\x00" and (dest / "x-2.tif").read_bytes() == b"\x02"
+        (inbox / "x.tif").write_bytes(bytes([i]))
+        watch(inbox, db=tmp_path / "d" / "intake.db", once=True, settle=0, process=no_form, progress=False)
+    (day,) = (tmp_path / "d" / "archive").iterdir()
+    assert sorted(p.name for p in day.iterdir() if not p.name.endswith(".reason.txt")) == ["x-1.tif", "x-2.tif", "x.tif"]
+    assert (day / "x.tif").read_bytes() == b"\x00" and (day / "x-2.tif").read_bytes() == b"\x02"
 
 
 def test_logs_carry_no_personal_data(faxes, desk_dirs, caplog):
@@ -199,7 +205,7 @@ def _wait_for(cond, timeout: float) -> bool:
 def test_live_loop_picks_up_new_files_and_stops_cleanly_on_sigterm(faxes, desk_dirs, mode):
     inbox, db, archive, quarantine = desk_dirs
     extra = ["--poll"] if mode == "poll" else []
-    proc = subprocess.Popen(_desk_cmd(str(inbox), "--db", str(db), "--settle", "0.2", *extra), cwd=REPO,
+    proc = subprocess.Popen(_desk_cmd(str(inbox), "--db", str(db), "--settle", "0.2", "--grace", "0.2", *extra), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert _wait_for(lambda: Path(str(db) + ".watch.lock").exists(), 20)
@@ -224,7 +230,7 @@ def test_kill_and_restart_neither_loses_nor_duplicates(faxes, desk_dirs):
         shutil.copy(src, inbox / src.name)
     shutil.copy(faxes[0][0], inbox / "again.tif")
     inputs = sorted(p.name for p in inbox.iterdir())
-    cmd = _desk_cmd(str(inbox), "--db", str(db), "--settle", "0", "--once")
+    cmd = _desk_cmd(str(inbox), "--db", str(db), "--settle", "0", "--grace", "0", "--once", "--jobs", "1")
 
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Kill it hard in the middle of the run: after some files are done, before all are.
