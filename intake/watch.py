@@ -59,6 +59,7 @@ from intake.errors import (
     IntakeError,
     NoFormFoundError,
     StoreError,
+    StoreWriteError,
     TemplateError,
 )
 from intake.store import Move, Store, make_private_dir
@@ -154,7 +155,7 @@ def stored_name(name: bytes, sha: str) -> str:
 class Outcome:
     """What happened to one file (for logs, counters and tests)."""
 
-    kind: str  # archived | no_form | duplicate | quarantined | vanished | deferred | waiting
+    kind: str  # archived | no_form | duplicate | quarantined | vanished | deferred | waiting | left_alone
     sha256: str = ""
     record_ids: list[str] = field(default_factory=list)
     reason: str = ""
@@ -295,40 +296,50 @@ class Desk:
 
     # -- claim ---------------------------------------------------------------------------------
 
-    def claim(self, entry: Entry, final: bool) -> Claim | None:
-        """Copy a regular inbox file into work/, hashing it; None if it is not (or no longer) that file."""
+    def claim(self, entry: Entry, final: bool) -> Claim | str:
+        """Copy a regular inbox file into work/, hashing it. Otherwise a word for why not: ``vanished``
+        (gone, changed or replaced since it was listed: look again next pass) or ``unreadable``."""
         try:
             fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return None  # swapped for a symlink since it was listed
-            raise
+            # ELOOP: swapped for a symlink since it was listed.
+            return "vanished" if exc.errno in (errno.ENOENT, errno.ELOOP) else "unreadable"
         work = self.work / f"{secrets.token_hex(8)}.fax"
+        claimed = False
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or _ident(st) != entry.ident:
-                return None  # changed or replaced since it was listed: look again on the next pass
+                return "vanished"
             h = hashlib.sha256()
-            out = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                while chunk := os.read(fd, COPY_CHUNK):
+                out = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise StoreWriteError(f"cannot write in the data folder {self.work}: {exc.strerror}") from None
+            try:
+                while True:
+                    try:
+                        chunk = os.read(fd, COPY_CHUNK)
+                    except OSError:
+                        return "unreadable"
+                    if not chunk:
+                        break
                     h.update(chunk)
-                    os.write(out, chunk)
+                    try:
+                        os.write(out, chunk)
+                    except OSError as exc:
+                        raise StoreWriteError(f"cannot write in the data folder {self.work}: {exc.strerror}") from None
                 os.fsync(out)
             finally:
                 os.close(out)
             if _ident(os.fstat(fd)) != entry.ident:
-                work.unlink(missing_ok=True)
-                return None  # the sender is still writing
+                return "vanished"  # the sender is still writing
             # The fax's day is the day it arrived, which the pipeline reads from the mtime.
             os.utime(work, ns=(st.st_atime_ns, st.st_mtime_ns))
-        except BaseException:
-            work.unlink(missing_ok=True)
-            raise
+            claimed = True
         finally:
             os.close(fd)
+            if not claimed:
+                work.unlink(missing_ok=True)
         self._on_step("claimed")
         return Claim(entry, h.hexdigest(), work, final)
 
@@ -340,7 +351,10 @@ class Desk:
     def start(self, entry: Entry, final: bool = True) -> Outcome | None:
         """Take one inbox file: an Outcome now, or None while it is being read (see ``collect``)."""
         claim = self.claim(entry, final)
-        if claim is None:
+        if claim == "unreadable":
+            log.warning("an inbox file cannot be read; left alone [unreadable_entry]")
+            return Outcome("left_alone", reason="unreadable_entry", entry=entry)
+        if isinstance(claim, str):
             return Outcome("vanished", entry=entry)
         if any(c.sha256 == claim.sha256 for c in self.inflight.values()):
             self.release(claim)  # the same bytes are being read: decide on this one after that
@@ -488,6 +502,12 @@ class Desk:
 
     def _move(self, move: Move) -> None:
         """Carry out one journalled move; every step may already have been done by a killed run."""
+        try:
+            self._move_steps(move)
+        except OSError as exc:
+            raise StoreWriteError(f"cannot move a fax into {os.path.dirname(move.dest) or '.'}: {exc.strerror}") from None
+
+    def _move_steps(self, move: Move) -> None:
         work, dest = self.store.resolve(move.work), self.store.resolve(move.dest)
         if not os.path.lexists(dest):
             if not work.exists():
@@ -643,6 +663,8 @@ class Watcher:
                 self.deferred[entry.path] = entry.ident
                 continue
             self.done.add((entry.path, entry.ident))
+            if o.kind == "left_alone":
+                continue
             self.stats.add(o)
             n += 1
             self._show_progress()
