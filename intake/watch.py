@@ -206,6 +206,8 @@ def _load_pipeline() -> None:
     """Worker start: load templates, engines and models once for all the files this worker reads."""
     from intake import pipeline
 
+    # Ctrl-C reaches the whole process group: the main process decides when to stop, not the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pipeline._DEFAULT = pipeline.Pipeline()
     pipeline._DEFAULT.engines  # noqa: B018 - load the engines now, not on the first fax
 
@@ -396,10 +398,6 @@ class Desk:
             self.release(claim)
         self.inflight.clear()
         self.readers.close()
-
-    def handle(self, entry: Entry) -> Outcome:
-        """Take one inbox file from start to finish."""
-        return self.start(entry) or self.drain()[0]
 
     # -- the decision ------------------------------------------------------------------------------
 
