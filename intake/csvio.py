@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -208,8 +209,6 @@ def write_output(data: bytes, out: str | Path | None) -> None:
     except OSError as exc:
         raise OutputError(f"cannot use {target} for output: {exc.strerror or exc}", path=str(target)) from None
     if st is not None:
-        import stat
-
         if stat.S_ISLNK(st.st_mode):
             raise OutputError("is a symbolic link; give the path of a regular file", path=str(target))
         if not stat.S_ISREG(st.st_mode):
@@ -254,6 +253,9 @@ def export_bytes(text: str, out: str | Path | None, encoding: str, *, bom: bool,
 def decode_sheet(data: bytes, encoding: str = "auto", *, where: str | None = None) -> str:
     """The text of a CSV as Excel may have saved it: UTF-8 with or without BOM, or cp932."""
     if encoding != "auto":
+        if data.startswith(BOM.encode("utf-8")) and not _is_utf8(encoding):
+            raise MixedEncodingSheetError(f"the file starts with a UTF-8 byte-order mark, not {encoding}; "
+                                          "import it with --encoding auto", path=where)
         try:
             text = data.decode("utf-8-sig" if _is_utf8(encoding) else encoding)
         except (UnicodeDecodeError, LookupError) as exc:

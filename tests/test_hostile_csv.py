@@ -276,6 +276,14 @@ def test_bad_cells_reject_their_row_and_say_why_without_the_value(store, pending
     assert "山田" not in message and "1111" not in message
 
 
+def test_a_record_id_cell_that_holds_something_else_is_not_echoed(store, pending, tmp_path):
+    sheet, [row] = _exported(store, tmp_path)
+    write_rows(sheet, [row | {"record_id": TYPED}, row | {"record_id": "=cmd|' /C calc'!A0"}])
+    report = import_review_csv(store, sheet, "tanaka")
+    assert [(p.record_id, p.code, p.line) for p in report.rejected] == [("?", "bad_record_id", 2), ("?", "bad_record_id", 3)]
+    assert not any("山田" in str(p) or "cmd" in str(p) for p in report.rejected)
+
+
 def test_excel_reformatting_of_read_only_numbers_is_not_a_change(store, pending, tmp_path):
     sheet, [row] = _exported(store, tmp_path)
     assert row["stop.time.confidence"] == "0.55"
