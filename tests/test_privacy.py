@@ -27,13 +27,13 @@ def store(tmp_path):
         yield s
 
 
-def archive_copy(store: Store, sha: str, name: str, *, relative: bool = False) -> Path:
+def archive_copy(store: Store, sha: str, name: str) -> Path:
     """Put a copy of a real fax in the archive and register it as the store does."""
     folder = store.path.parent / "archive" / "2026-06-01"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     shutil.copy(SAMPLE_FAX, path)
-    store.set_stored_path(sha, path.relative_to(store.path.parent) if relative else path)
+    store.set_stored_path(sha, path)
     return path
 
 
@@ -55,7 +55,7 @@ def people(store):
         "sato": store.save_file("cc" * 32, "fax_c.tif", [other]),
     }
     files = {"shared": archive_copy(store, "aa" * 32, "fax_from_0312345678.tif"),
-             "kobayashi": archive_copy(store, "bb" * 32, "fax_b.tif", relative=True),
+             "kobayashi": archive_copy(store, "bb" * 32, "fax_b.tif"),
              "sato": archive_copy(store, "cc" * 32, "fax_c.tif")}
     return ids, files
 
@@ -119,7 +119,7 @@ def test_erase_removes_rows_crops_fax_and_logs_counts_only(store, people):
     assert store.get_record(kobayashi) is None and store.audit(kobayashi) == []
     assert store.lookup_file("bb" * 32) is None  # its only record: the fax goes too
     assert not any(p.exists() for p in crops) and not (store.crops_dir / kobayashi).exists()
-    assert not files["kobayashi"].exists()  # stored as a path relative to the data folder
+    assert not files["kobayashi"].exists()
     assert report.counts() == {"fields": len(VALUES), "audit_rows": 1, "crop_files": len(VALUES),
                                "fax_copies": 1, "file_row": 1}
     [entry] = store.erasures()
@@ -190,7 +190,7 @@ def test_cli_find_export_erase_on_processed_faxes(desk, tmp_path):
         records = store.records()
         target = next(r for r in records if r.fields["customer_contact.name"].value)
         name = target.fields["customer_contact.name"].value
-        copies = [store.resolve(p) for p in store._copies(target.file_sha256)]
+        copies = store._copies(target.file_sha256)
         crop_dir = store.crops_dir / target.id
     assert copies and all(p.exists() for p in copies) and crop_dir.is_dir()
     asked = unicodedata.normalize("NFKC", name).replace(" ", "　　")  # as a person may type it: other spaces
