@@ -281,7 +281,7 @@ def decode_sheet(data: bytes, encoding: str = "auto", *, where: str | None = Non
 @dataclass
 class Sheet:
     header: list[str]
-    rows: list[tuple[int, dict[str, str]]]  # (line number in the file, cells by column)
+    rows: list[tuple[int, dict[str, str | None]]]  # (line the row starts on, cells by column; None: no cell)
 
 
 def read_sheet(path: str | Path, encoding: str = "auto", *, required: str = "record_id") -> Sheet:
@@ -310,10 +310,11 @@ def read_sheet(path: str | Path, encoding: str = "auto", *, required: str = "rec
             raise DuplicateColumnError(f"column(s) {', '.join(dupes)} appear more than once; keep one of each",
                                        path=where)
         rows = []
+        start = reader.line_num + 1
         for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue  # a blank line Excel left behind
-            rows.append((reader.line_num, {h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)}))
+            if any(c.strip() for c in cells):  # else a blank line Excel left behind
+                rows.append((start, {h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)}))
+            start = reader.line_num + 1  # a row's line is where it starts (a quoted cell may span lines)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise CellTooLargeError(f"a cell near line {reader.line_num} is longer than {csv.field_size_limit()} "

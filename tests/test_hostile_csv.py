@@ -23,7 +23,8 @@ from intake.csvio import (
 from intake.export import cell_text, export_records, export_review, import_review_csv
 from intake.store import Store
 from intake.validate import parse_value
-from test_store import VALUES, make_record
+from test_export import write_rows
+from test_store import VALUES, make_record, store  # noqa: F401  (store: the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,12 +35,6 @@ HOSTILE = {
     "ntt_contact.department": "@営業",
     "ntt_contact.name": "\t=1+1",
 }
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "data" / "intake.db") as s:
-        yield s
 
 
 @pytest.fixture
@@ -63,13 +58,6 @@ def raw_cells(path: Path) -> list[list[str]]:
 
 def rows_of(path: Path) -> list[dict[str, str]]:
     return [row for _, row in read_sheet(path).rows]
-
-
-def write_rows(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
-    with open(path, "w", encoding=encoding, newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\r\n")
-        w.writeheader()
-        w.writerows(rows)
 
 
 def desk(*args: str, db: Path | str) -> subprocess.CompletedProcess:
@@ -267,7 +255,7 @@ def test_bad_cells_reject_their_row_and_say_why_without_the_value(store, pending
     row["customer_contact.name"] = "小林 花子"  # a valid change in the same row: not applied either
     write_rows(sheet, [row])
     report = import_review_csv(store, sheet, "tanaka")
-    assert [(p.record_id, p.key, p.code) for p in report.rejected] == [(pending, cell, code)]
+    assert [(p.record_id, p.key, p.code, p.line) for p in report.rejected] == [(pending, cell, code, 2)]
     assert report.applied == [] and store.audit() == []
     assert store.get_record(pending).values() == VALUES
     message = str(report.rejected[0])

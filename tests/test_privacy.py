@@ -15,16 +15,10 @@ import pytest
 
 from intake.privacy import PrivacyRequestError, UnknownRecordError, erase, export, find, name_key, phone_key
 from intake.store import SCHEMA_VERSION, Store
-from test_store import VALUES, make_record
+from test_store import VALUES, make_record, store  # noqa: F401  (store: the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_FAX = REPO / "samples" / "fax_0004.tif"  # a generated fax: the bytes stand for an archived copy
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "data" / "intake.db") as s:
-        yield s
 
 
 def archive_copy(store: Store, sha: str, name: str) -> Path:
