@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -208,8 +209,6 @@ def write_output(data: bytes, out: str | Path | None) -> None:
     except OSError as exc:
         raise OutputError(f"cannot use {target} for output: {exc.strerror or exc}", path=str(target)) from None
     if st is not None:
-        import stat
-
         if stat.S_ISLNK(st.st_mode):
             raise OutputError("is a symbolic link; give the path of a regular file", path=str(target))
         if not stat.S_ISREG(st.st_mode):
@@ -254,6 +253,9 @@ def export_bytes(text: str, out: str | Path | None, encoding: str, *, bom: bool,
 def decode_sheet(data: bytes, encoding: str = "auto", *, where: str | None = None) -> str:
     """The text of a CSV as Excel may have saved it: UTF-8 with or without BOM, or cp932."""
     if encoding != "auto":
+        if data.startswith(BOM.encode("utf-8")) and not _is_utf8(encoding):
+            raise MixedEncodingSheetError(f"the file starts with a UTF-8 byte-order mark, not {encoding}; "
+                                          "import it with --encoding auto", path=where)
         try:
             text = data.decode("utf-8-sig" if _is_utf8(encoding) else encoding)
         except (UnicodeDecodeError, LookupError) as exc:
@@ -279,7 +281,7 @@ def decode_sheet(data: bytes, encoding: str = "auto", *, where: str | None = Non
 @dataclass
 class Sheet:
     header: list[str]
-    rows: list[tuple[int, dict[str, str]]]  # (line number in the file, cells by column)
+    rows: list[tuple[int, dict[str, str | None]]]  # (line the row starts on, cells by column; None: no cell)
 
 
 def read_sheet(path: str | Path, encoding: str = "auto", *, required: str = "record_id") -> Sheet:
@@ -308,10 +310,11 @@ def read_sheet(path: str | Path, encoding: str = "auto", *, required: str = "rec
             raise DuplicateColumnError(f"column(s) {', '.join(dupes)} appear more than once; keep one of each",
                                        path=where)
         rows = []
+        start = reader.line_num + 1
         for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue  # a blank line Excel left behind
-            rows.append((reader.line_num, {h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)}))
+            if any(c.strip() for c in cells):  # else a blank line Excel left behind
+                rows.append((start, {h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)}))
+            start = reader.line_num + 1  # a row's line is where it starts (a quoted cell may span lines)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise CellTooLargeError(f"a cell near line {reader.line_num} is longer than {csv.field_size_limit()} "

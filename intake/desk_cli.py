@@ -1,4 +1,4 @@
-"""The daily-operations commands: watch, export, import-review, purge.
+"""The daily-operations commands: watch, export, import-review, privacy, purge.
 
 ``register(subparsers)`` adds them to the main ``intake`` parser (intake/cli.py);
 each handler returns an exit code. ``IntakeError`` raised here is turned into a
@@ -26,6 +26,10 @@ MESSAGES = {
         "skipped": "読み飛ばし",
         "rejected": "不採用",
         "imported": "intake: {applied} 件を確認済みにしました (変更した項目 {changed})、{rejected} 行は不採用で適用していません",
+        "found": "intake: {count} 件の記録が該当します (値は表示しません)",
+        "disclosed": "intake: {count} 件の記録を書き出しました",
+        "erased": "{id}: 消去しました (項目 {fields}、訂正履歴 {audit}、切り出し画像 {crops}、FAX {faxes})",
+        "fax_kept": "{id}: 同じ FAX の記録 {others} が残っているため、FAX ファイルは残しました",
     },
     "en": {
         "review_rows": "intake: {count} record(s) waiting for review",
@@ -33,6 +37,10 @@ MESSAGES = {
         "skipped": "skipped",
         "rejected": "rejected",
         "imported": "intake: {applied} record(s) reviewed ({changed} field(s) changed), {rejected} row(s) rejected and not applied",
+        "found": "intake: {count} record(s) match (values are not shown)",
+        "disclosed": "intake: wrote {count} record(s)",
+        "erased": "{id}: erased ({fields} fields, {audit} corrections, {crops} crop images, {faxes} fax copies)",
+        "fax_kept": "{id}: the fax file was kept, since records {others} of the same fax remain",
     },
 }
 
@@ -94,7 +102,7 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    """Add watch, export, import-review and purge to an argparse subparsers object."""
+    """Add watch, export, import-review, privacy and purge to an argparse subparsers object."""
     w = sub.add_parser("watch", help="process every fax that arrives in an inbox folder")
     w.add_argument("inbox", help="folder the fax server writes into")
     w.add_argument("--poll", action="store_true", help="poll the folder instead of inotify (network shares)")
@@ -132,6 +140,26 @@ def register(sub) -> None:
     i.add_argument("--encoding", choices=("auto", "utf-8-sig", "utf-8", "cp932"), default="auto")
     _add_db(i)
     i.set_defaults(func=cmd_import_review)
+
+    pr = sub.add_parser("privacy", help="requests from a person: find, disclose or erase their records")
+    psub = pr.add_subparsers(dest="privacy_command", required=True)
+    pf = psub.add_parser("find", help="list the records that hold a name or phone number (ids only, no values)")
+    who = pf.add_mutually_exclusive_group(required=True)
+    who.add_argument("--name", help="a person's name (full-width/half-width and spaces do not matter)")
+    who.add_argument("--phone", help="a phone number (only its digits count)")
+    _add_db(pf)
+    pf.set_defaults(func=cmd_privacy_find)
+    pe = psub.add_parser("export", help="write records for the person they concern (JSON, UTF-8)")
+    pe.add_argument("records", nargs="+", metavar="RECORD", help="record ids (from `intake privacy find`)")
+    pe.add_argument("--out", required=True, help="the JSON file to write (owner-only; never a symbolic link)")
+    _add_db(pe)
+    pe.set_defaults(func=cmd_privacy_export)
+    px = psub.add_parser("erase", help="remove records with their crops, corrections and (if no other record "
+                                       "of it remains) their fax")
+    px.add_argument("records", nargs="+", metavar="RECORD", help="record ids (from `intake privacy find`)")
+    px.add_argument("--by", required=True, help="who erases (kept in the erasure log)")
+    _add_db(px)
+    px.set_defaults(func=cmd_privacy_erase)
 
     p = sub.add_parser("purge", help="delete records, crops and archived faxes older than the retention period")
     p.add_argument("--older-than", type=retention_days, required=True, metavar="DAYS",
@@ -187,6 +215,43 @@ def cmd_import_review(args) -> int:
     print(say("imported", applied=len(report.applied), changed=report.changed_fields,
               rejected=len(report.rejected_rows)))
     return EXIT_ROWS_REJECTED if report.rejected else ExitCode.ok
+
+
+def cmd_privacy_find(args) -> int:
+    from intake.privacy import find
+    from intake.store import Store
+
+    with Store(args.db) as store:
+        matches = find(store, name=args.name, phone=args.phone)
+    for m in matches:
+        print(f"{m.record_id}\t{', '.join(m.keys)}")
+    print(say("found", count=len(matches)), file=sys.stderr)
+    return ExitCode.ok
+
+
+def cmd_privacy_export(args) -> int:
+    from intake.privacy import export
+    from intake.store import Store
+
+    _private_umask()
+    with Store(args.db) as store:
+        n = export(store, args.records, args.out)
+    print(say("disclosed", count=n), file=sys.stderr)
+    return ExitCode.ok
+
+
+def cmd_privacy_erase(args) -> int:
+    from intake.privacy import erase
+    from intake.store import Store
+
+    with Store(args.db) as store:
+        reports = erase(store, args.records, args.by)
+    for r in reports:
+        print(say("erased", id=r.record_id, fields=r.fields, audit=r.audit_rows, crops=r.crop_files,
+                  faxes=r.fax_copies))
+        if r.fax_kept_for:
+            print(say("fax_kept", id=r.record_id, others=", ".join(r.fax_kept_for)))
+    return ExitCode.ok
 
 
 def cmd_purge(args) -> int:

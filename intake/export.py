@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -29,6 +30,7 @@ CROPS_COLUMN = "flagged_crops"
 CONFIDENCE_SUFFIX = ".confidence"
 MAX_VALUE_CHARS = 1000  # the longest handwritten field (remarks) holds a few dozen characters
 SHEET_ENCODING = "cp932"  # the one legacy encoding a sheet may have been shown in
+RECORD_ID = re.compile(r"[0-9a-f]{16}-[0-9]{1,4}")  # intake.store.record_id; anything else is not echoed
 
 
 class ExportFormatError(ReviewFileError):
@@ -133,6 +135,7 @@ def export_records(store: Store, out: str | Path | None, fmt: str = "jsonl", *, 
 ROW_MESSAGES: dict[str, dict[str, str]] = {
     "ja": {
         "unknown_record": "この記録はありません",
+        "bad_record_id": "record_id の列に記録番号がありません",
         "no_template": "この記録の様式 ({form}) のテンプレートがありません",
         "already_done": "確認済みのため、この行は読み飛ばしました",
         "duplicate_row": "同じ行がもう一つあります (一度だけ使いました)",
@@ -149,6 +152,7 @@ ROW_MESSAGES: dict[str, dict[str, str]] = {
     },
     "en": {
         "unknown_record": "no such record in the store",
+        "bad_record_id": "the record_id cell does not hold a record id",
         "no_template": "no template for form {form}",
         "already_done": "already reviewed; row ignored",
         "duplicate_row": "the same row appears twice (used once)",
@@ -234,7 +238,9 @@ def import_review_csv(store: Store, path: str | Path, reviewer: str, *, encoding
     by_record: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, row in sheet.rows:
         rid = unneutralise(row.get("record_id") or "").strip()
-        if rid:
+        if not RECORD_ID.fullmatch(rid):
+            report.rejected.append(RowProblem("?", "record_id", "bad_record_id", line=line))  # may hold anything typed
+        else:
             by_record.setdefault(rid, []).append((line, row))
     for rid, rows in by_record.items():
         line, row = rows[0]

@@ -117,6 +117,16 @@ MIGRATIONS: list[str] = [
         note           TEXT                   -- the .reason.txt to write beside it, if any
     );
     """,
+    # 4 -> 5: the trail of erasures on request. No personal data: the record id, who, when, and counts.
+    """
+    CREATE TABLE erasures (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL,              -- no foreign key: the record is gone
+        by        TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        removed   TEXT NOT NULL               -- JSON: counts of what was removed
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -263,6 +273,23 @@ class Move:
     inbox_path: bytes
     inbox_id: tuple[int, int, int, int]
     note: str | None = None
+
+
+@dataclass
+class ErasureReport:
+    """What erasing one record removed (counts only), and the records of its fax that remain."""
+
+    record_id: str
+    fields: int = 0
+    audit_rows: int = 0
+    crop_files: int = 0
+    fax_copies: int = 0
+    file_row: bool = False
+    fax_kept_for: list[str] = field(default_factory=list)  # other records of the same fax, still stored
+
+    def counts(self) -> dict[str, int]:
+        return {"fields": self.fields, "audit_rows": self.audit_rows, "crop_files": self.crop_files,
+                "fax_copies": self.fax_copies, "file_row": int(self.file_row)}
 
 
 @dataclass
@@ -631,6 +658,60 @@ class Store:
             Path(str(fax) + ".reason.txt").unlink(missing_ok=True)
             _remove_if_empty(fax.parent)
         return report
+
+    # -- requests from the people in the records -----------------------------------
+
+    def erase_records(self, ids: list[str], by: str, *, at: datetime | None = None) -> list[ErasureReport]:
+        """Remove records with their fields, audit rows and crops, in one transaction, and log each erasure.
+
+        The fax file holds every record read from it: its stored copies and its file row go only
+        with the last of its records; until then the report lists the records that keep it.
+        Logged per record: id, who, when and counts, never a value.
+        """
+        when = iso(at or utcnow())
+        reports: list[ErasureReport] = []
+        crops: list[Path] = []
+        faxes: list[Path] = []
+        with self.transaction() as db:
+            for rid in ids:
+                row = db.execute("SELECT file_sha256 FROM records WHERE id = ?", (rid,)).fetchone()
+                if row is None:
+                    raise StoreError(f"no record {rid} in the store")
+                report = ErasureReport(rid)
+                paths = [r[0] for r in db.execute("SELECT crop_path FROM fields WHERE record_id = ?", (rid,)) if r[0]]
+                crops += [self.resolve(p) for p in paths]
+                report.crop_files = sum(1 for p in paths if os.path.lexists(self.resolve(p)))
+                report.fields = db.execute("SELECT COUNT(*) FROM fields WHERE record_id = ?", (rid,)).fetchone()[0]
+                report.audit_rows = db.execute("SELECT COUNT(*) FROM audit WHERE record_id = ?", (rid,)).fetchone()[0]
+                db.execute("DELETE FROM records WHERE id = ?", (rid,))  # cascades to fields and audit
+                sha = row["file_sha256"]
+                remaining = [r[0] for r in db.execute("SELECT id FROM records WHERE file_sha256 = ? ORDER BY page", (sha,))]
+                if remaining:
+                    report.fax_kept_for = remaining
+                else:
+                    copies = self._copies(sha)
+                    faxes += copies
+                    report.fax_copies = sum(1 for p in copies if os.path.lexists(p))
+                    report.file_row = True
+                    db.execute("DELETE FROM files WHERE sha256 = ?", (sha,))  # cascades to copies, skipped pages
+                reports.append(report)
+            for report in reports:
+                db.execute("INSERT INTO erasures (record_id, by, at, removed) VALUES (?, ?, ?, ?)",
+                           (report.record_id, by, when, json.dumps(report.counts())))
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the rows left in the WAL
+        for crop in crops:
+            crop.unlink(missing_ok=True)
+        for rid in ids:
+            shutil.rmtree(self.crops_dir / rid, ignore_errors=True)
+        for fax in faxes:
+            fax.unlink(missing_ok=True)
+            Path(str(fax) + ".reason.txt").unlink(missing_ok=True)
+            _remove_if_empty(fax.parent)
+        return reports
+
+    def erasures(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM erasures ORDER BY id").fetchall()
+        return [dict(r) | {"removed": json.loads(r["removed"])} for r in rows]
 
 
 def _relative_paths(store: "Store", db) -> None:
