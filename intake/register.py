@@ -194,12 +194,15 @@ def decode_csv(data: bytes, path: str) -> str:
         encodings = ("utf-8",)
     else:
         encodings = ("utf-8", "cp932")
+    first_bad = 0
     for enc in encodings:
         try:
             return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise RegisterError("the file is neither UTF-8 nor Shift_JIS (cp932); export it again as CSV", path=path)
+        except UnicodeDecodeError as exc:
+            first_bad = first_bad or exc.start
+    line = data[:first_bad].count(b"\n") + 1
+    raise RegisterError(f"line {line}: the file is neither UTF-8 nor Shift_JIS (cp932); export it again as CSV",
+                        path=path)
 
 
 def _rows(text: str, columns: tuple[str, ...], path: str) -> Iterable[tuple[int, dict[str, str]]]:
