@@ -131,6 +131,10 @@ def table(scores: dict[str, Score]) -> str:
     return "\n".join(lines)
 
 
+def _same(got, want) -> bool:
+    return normalise_text(got) == normalise_text(want) if isinstance(want, str) else got == want
+
+
 def _pct(a: float, b: float) -> str:
     return f"{100.0 * a / b:.1f}%" if b else "n/a"
 
@@ -168,7 +172,7 @@ class RegisterScore:
             self.clean_straight_checked += not as_json["review"]["needed"]
         for s in checked.register["settled"]:
             self.settled += 1
-            self.settled_wrong += s["registered"] != truth_fields.get(s["field"])
+            self.settled_wrong += not _same(checked.fields[s["field"]].value, truth_fields.get(s["field"]))
         contractor = self.register.match_contractor(truth_fields.get("contractor_name"))[0]
         for i in range(4):
             key = f"targets.{i}.teledome_number"

@@ -45,8 +45,11 @@ TARGET_ROWS = 4
 # An alternative reading the readers gave at least this share of their joint belief is one the
 # ink supports; below it, a registered number is not put in place of what was read.
 MIN_SUPPORT = 0.2
-# Reader doubts the register may settle (the start of the reason text after "<key>: ").
+# Reader doubts the register may settle (the start of the reason text after "<key>: "): of a
+# number, the readers' confidence and disagreement; of a name, also the lexicon's doubts (quoted
+# words it does not know, a given name it does not know, a character that may be missing).
 SETTLEABLE = ("low confidence", "readers disagree")
+SETTLEABLE_TEXT = SETTLEABLE + ("the given name", "the recogniser saw", "'")
 # The legal form as written before or after the name (NFKC has already turned ㈱ into (株)).
 LEGAL_FORMS = {"株式会社": "株式会社", "(株)": "株式会社", "有限会社": "有限会社", "(有)": "有限会社",
                "合同会社": "合同会社", "(同)": "合同会社"}
@@ -398,10 +401,22 @@ def _doubts(reading: FieldReading) -> list[str]:
     return [r.removeprefix(f"{reading.key}: ") for r in reading.reasons]
 
 
-def _settleable(reading: FieldReading) -> bool:
+def _settleable(reading: FieldReading, doubts: tuple[str, ...] = SETTLEABLE) -> bool:
     """Doubted only by the readers (low confidence, disagreement), not by a rule or a broken digit."""
-    doubts = _doubts(reading)
-    return bool(doubts) and all(d.startswith(SETTLEABLE) for d in doubts)
+    found = _doubts(reading)
+    return bool(found) and all(d.startswith(doubts) for d in found)
+
+
+def _confirm(found: _Findings, keys: Iterable[str], registered: dict[str, str]) -> list[dict]:
+    """Lift the readers' doubts on text and phone fields the register confirms as read, word for word."""
+    out = []
+    for key in keys:
+        reading = found.fields.get(key)
+        if reading is not None and reading.value and _settleable(reading, SETTLEABLE_TEXT):
+            out.append({"field": key, "read": reading.value, "registered": registered.get(key, reading.value),
+                        "support": 1.0})
+            found.fields[key] = replace(reading, reasons=())
+    return out
 
 
 def _support(reading: FieldReading, value: str) -> float:
@@ -468,7 +483,13 @@ def check_against_register(record: Record, register: Register) -> Record:
                 if not row["plan_on_number"]:
                     found.flag(Reason.of("register:plan_not_on_number", (pk, tk), plan=plan.value, number=tel.value))
         rows.append(row)
+    if how == "exact" and rows and all(r["holder"] == "contractor" and r.get("plan_on_number") for r in rows):
+        # The name as read is a registered contractor's, and it holds every pair the form asks for.
+        settled += _confirm(found, ["contractor_name"], {"contractor_name": contractor.name})
     staff = _check_staff(found, register)
+    if staff.get("agrees") and staff.get("compared"):
+        # The name as read is in the directory, and the department or phone read beside it agree.
+        settled += _confirm(found, ["ntt_contact.name", "ntt_contact.department", "ntt_contact.phone"], {})
     summary = {
         "version": register.version.to_json(),
         "contractor": {"as_written": written, "registered": contractor.name if contractor else None, "match": how},
@@ -502,15 +523,19 @@ def _check_staff(found: _Findings, register: Register) -> dict[str, Any]:
     dept = found.fields.get("ntt_contact.department")
     phone = found.fields.get("ntt_contact.phone")
     wrong: list[str] = []
-    if dept is not None and dept.value and all(m.department and m.department != squeeze(dept.value) for m in members):
-        wrong.append("ntt_contact.department")
-    if phone is not None and phone.value and all(
-            m.phone and phone_digits(m.phone) != digits_of(phone.value) for m in members):
-        wrong.append("ntt_contact.phone")
+    compared = 0
+    if dept is not None and dept.value and any(m.department for m in members):
+        compared += 1
+        if all(m.department != squeeze(dept.value) for m in members if m.department):
+            wrong.append("ntt_contact.department")
+    if phone is not None and phone.value and any(m.phone for m in members):
+        compared += 1
+        if all(phone_digits(m.phone) != digits_of(phone.value) for m in members if m.phone):
+            wrong.append("ntt_contact.phone")
     if wrong:
         found.flag(Reason.of("register:staff_mismatch", tuple(wrong), name_field="ntt_contact.name"))
     return {"in_directory": True, "department": members[0].department, "phone": members[0].phone,
-            "agrees": not wrong}
+            "agrees": not wrong, "compared": compared}
 
 
 # -- command line ------------------------------------------------------------------------------

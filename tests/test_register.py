@@ -382,3 +382,18 @@ def test_fields_keep_their_alternatives_through_calibration_and_reasons():
     reading = FieldReading("k", "1", 0.5, (), None, (("1", 0.7), ("7", 0.3)))
     assert reading.with_reason("k: low confidence").candidates == reading.candidates
     assert replace(reading, confidence=0.9).candidates == reading.candidates
+
+
+def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(register):
+    name = FieldReading("contractor_name", "株式会社山田商事", 0.4, ("contractor_name: low confidence (40.0% sure)",))
+    contact = FieldReading("ntt_contact.name", "清水 聡", 0.5, ("ntt_contact.name: the given name is not one the dictionary knows",))
+    checked = check_against_register(record_of(**{"contractor_name": name, "ntt_contact.name": contact}), register)
+    assert not checked.review_needed
+    assert {s["field"] for s in checked.register["settled"]} == {"contractor_name", "ntt_contact.name"}
+    # Not when a row asks for a number the contractor does not hold, nor when the directory disagrees.
+    values = dict(VALUES, **{"targets.1.teledome_number": "0180-99-4321", "ntt_contact.phone": "03-9999-9999"})
+    checked = check_against_register(record_of(values, **{"contractor_name": name, "ntt_contact.name": contact}), register)
+    assert checked.fields["contractor_name"].review and checked.fields["ntt_contact.name"].review
+    # A rule's reason is never lifted.
+    ruled = FieldReading("contractor_name", "株式会社山田商事", 0.99, ("contractor_name: required but blank or unreadable",))
+    assert check_against_register(record_of(**{"contractor_name": ruled}), register).fields["contractor_name"].review
