@@ -1,7 +1,7 @@
 """Generate a fresh seeded fax set, run each engine configuration over it, print one table.
 
     python -m bench [--count 200] [--seed 424242] [--configs product,tesseract-baseline] [--whole-page]
-                    [--errors] [--errors-dir DIR] [--json FILE]
+                    [--register] [--errors] [--errors-dir DIR] [--json FILE]
 
 Configurations share the whole pipeline (ingest, classify, align, marks,
 validation) and differ only in the recognition engines, so the comparison is
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.score import Score, table
+from bench.score import RegisterScore, Score, table
 from intake.errors import IntakeError
 from intake.pipeline import Pipeline
 from intake.readers import Engines, default_engines
@@ -60,7 +60,9 @@ def engine_configs() -> dict:
 
 
 def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pipeline_templates,
-               errors_dir: Path | None = None) -> Score:
+               errors_dir: Path | None = None, checked: RegisterScore | None = None,
+               register_truth: dict | None = None) -> Score:
+    """Score one configuration; with ``checked``, the same records are also checked against the register."""
     score = Score()
     pipeline = Pipeline(pipeline_templates, make_engines())
     template = {t.id: t for t in pipeline_templates}
@@ -91,6 +93,8 @@ def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pi
                 continue
             before = len(score.errors)
             score.add_record(template[record.form], record.to_json(), truth_by_page[page])
+            if checked is not None:
+                checked.add_record(template[record.form], record, truth_by_page[page], register_truth[row["file"]])
             if errors_dir is not None:
                 save_error_crops(errors_dir / name, record, score.errors[before:])
         score.missing_records += len(set(truth_by_page) - set(found))
@@ -162,6 +166,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    ap.add_argument("--register", action="store_true",
+                    help="also generate a contract register and staff directory for the set (a few per cent of forms "
+                         "ask for a number the contractor does not hold) and score the records checked against it")
     ap.add_argument("--errors-dir", type=Path, default=None,
                     help="write the field image of every unflagged wrong value here, with an index.csv, per configuration")
 
@@ -193,13 +200,35 @@ def run(args: argparse.Namespace) -> int:
             return 2
         hands = "unseen writers" if args.writers == "test" else "handwriting fonts nothing was fitted on"
         print(f"generated {len(rows)} faxes (seed {args.seed}, {hands}) in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        register_truth, registers = None, {}
+        if args.register:
+            from intake.register import load_register
+            from samplegen.register import make_register
+
+            register_truth = make_register(rows, args.seed, folder / "register")
+            loaded = load_register(folder / "register" / "contracts.csv", folder / "register" / "staff.csv")
+            registers = {name: RegisterScore(loaded) for name in chosen}
         scores = {}
         for name in chosen:
             print(f"running {name} ...", file=sys.stderr)
             if args.errors_dir is not None:
                 clear_error_crops(args.errors_dir / name)
-            scores[name] = run_config(name, configs[name], folder, rows, templates, args.errors_dir)
+            scores[name] = run_config(name, configs[name], folder, rows, templates, args.errors_dir,
+                                      registers.get(name), register_truth)
+            if name in registers:
+                checked = registers[name].score
+                # The check reads nothing: the pages, their time and classification are the run's own.
+                for shared in ("pages", "seconds", "non_form_pages", "skipped_right", "missing_records",
+                               "extra_records", "unreadable_files"):
+                    setattr(checked, shared, getattr(scores[name], shared))
+                scores[f"{name} + register"] = checked
         print(table(scores))
+        for name, checked in registers.items():
+            print(f"\nwith the register, {name}:")
+            for line in checked.lines():
+                print(f"  {line}")
+            for file, key, want, got in checked.invented:
+                print(f"  invented: {file} {key}: truth {want!r} read {got!r}")
         if args.whole_page:
             s = whole_page_tesseract_seconds(folder, rows)
             ours = scores[chosen[0]].seconds / max(1, scores[chosen[0]].pages)

@@ -131,5 +131,61 @@ def table(scores: dict[str, Score]) -> str:
     return "\n".join(lines)
 
 
+def _same(got, want) -> bool:
+    return normalise_text(got) == normalise_text(want) if isinstance(want, str) else got == want
+
+
 def _pct(a: float, b: float) -> str:
     return f"{100.0 * a / b:.1f}%" if b else "n/a"
+
+
+@dataclass
+class RegisterScore:
+    """The same records checked against a generated register: a full ``Score`` for them, and what
+    the register adds (forms asking for a number the contractor does not hold, clean records)."""
+
+    register: object
+    score: Score = field(default_factory=Score)
+    asks_unheld: int = 0
+    caught: int = 0
+    clean: int = 0
+    clean_straight_plain: int = 0
+    clean_straight_checked: int = 0
+    settled: int = 0
+    settled_wrong: int = 0
+    invented: list = field(default_factory=list)
+
+    def add_record(self, template, record, truth_fields: dict, truth_register: dict) -> None:
+        from intake.register import check_against_register
+
+        checked = check_against_register(record, self.register)
+        as_json = checked.to_json()
+        self.score.add_record(template, as_json, truth_fields)
+        unheld = [i for i, holder in truth_register["targets"].items() if holder != "contractor"]
+        if unheld:
+            self.asks_unheld += 1
+            flagged = all(as_json["fields"][f"targets.{i}.teledome_number"]["review"] for i in unheld)
+            self.caught += flagged and as_json["review"]["needed"]
+        elif not needs_review_as_written(template, truth_fields):
+            self.clean += 1
+            self.clean_straight_plain += not record.review_needed
+            self.clean_straight_checked += not as_json["review"]["needed"]
+        for s in checked.register["settled"]:
+            self.settled += 1
+            self.settled_wrong += not _same(checked.fields[s["field"]].value, truth_fields.get(s["field"]))
+        contractor = self.register.match_contractor(truth_fields.get("contractor_name"))[0]
+        for i in range(4):
+            key = f"targets.{i}.teledome_number"
+            got = as_json["fields"][key]
+            if (got["value"] != truth_fields.get(key) and not got["review"]
+                    and self.register.holds(contractor, got["value"])):
+                self.invented.append((record.source.file, key, truth_fields.get(key), got["value"]))
+
+    def lines(self) -> list[str]:
+        return [
+            f"forms asking for a number the contractor does not hold: flagged {self.caught} of {self.asks_unheld}",
+            f"clean records (a perfect reader could pass them): {self.clean}; straight through without the "
+            f"register {_pct(self.clean_straight_plain, self.clean)}, with it {_pct(self.clean_straight_checked, self.clean)}",
+            f"reader doubts the register settled: {self.settled} ({self.settled_wrong} to a value the form does not hold)",
+            f"registered numbers in a record where the ink says otherwise, unflagged: {len(self.invented)}",
+        ]

@@ -20,6 +20,7 @@ from pathlib import Path
 from intake import __version__
 from intake.errors import ExitCode, IntakeError
 from intake.model import Record
+from intake.register import add_arguments as register_arguments
 
 
 def _pad(text: str, width: int) -> str:
@@ -37,6 +38,10 @@ def _print_record(record: Record, out) -> None:
         flag = "  <- review" if f.review else ""
         value = "—" if f.value is None else f.value
         print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
+    if record.register is not None:
+        c = record.register["contractor"]
+        print(f"   register {record.register['version']['sha256']}: contractor "
+              f"{c['registered'] or 'not in the register'}", file=out)
     reasons = record.review_reasons()
     if reasons:
         print("   reasons:", file=out)
@@ -53,8 +58,10 @@ def _iso_date(text: str) -> dt.date:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from intake.pipeline import Pipeline
+    from intake.register import open_register
+    from intake.store import default_db_path
 
-    pipeline = Pipeline()
+    pipeline = Pipeline(register=open_register(args.contracts, args.staff, default_db_path().parent))
     exit_code = ExitCode.ok
     for path in args.files:
         try:
@@ -115,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print JSON Lines on stdout (one object per form page)")
     scan.add_argument("--received", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="day the fax arrived (default: the file's modification day); two-digit years are read near it")
+    register_arguments(scan)
     scan.set_defaults(func=cmd_scan)
 
     tmpl = sub.add_parser("template", help="inspect form templates")

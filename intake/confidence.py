@@ -13,7 +13,7 @@ calibrated apart, as ``<kind>:blank``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
             out[spec.key] = reading
             continue
         raw = reading.confidence
-        calibrated = FieldReading(reading.key, reading.value, cal.calibrated(raw), reading.reasons, reading.box)
+        calibrated = replace(reading, confidence=cal.calibrated(raw))
         if raw < cal.threshold:
             calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({sureness(calibrated.confidence)})")
         out[spec.key] = calibrated

@@ -14,6 +14,7 @@ import os
 import sys
 
 from intake.errors import ExitCode, IntakeError
+from intake.register import add_arguments as register_arguments
 
 # import-review: the sheet was read, but some rows were rejected and not applied.
 EXIT_ROWS_REJECTED = 1
@@ -117,6 +118,7 @@ def register(sub) -> None:
     w.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                    help="faxes read in parallel, one worker process each (default: the number of cores)")
     _add_db(w)
+    register_arguments(w)
     w.set_defaults(func=cmd_watch)
 
     e = sub.add_parser("export", help="export records: the review sheet (--review) or records for operations")
@@ -177,8 +179,25 @@ def cmd_watch(args) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     watch(args.inbox, db=args.db, archive=args.archive, quarantine=args.quarantine, poll=args.poll,
-          once=args.once, settle=args.settle, grace=args.grace, jobs=args.jobs, signals=True)
+          once=args.once, settle=args.settle, grace=args.grace, jobs=args.jobs, signals=True,
+          process=_register_process(args))
     return ExitCode.ok
+
+
+def _register_process(args):
+    """The pipeline that checks each fax against the desk's register (reloaded when its files change),
+    or None (the default pipeline) when no register is configured. A bad register file stops here."""
+    from pathlib import Path
+
+    from intake.register import open_register
+    from intake.store import default_db_path
+
+    source = open_register(args.contracts, args.staff, (Path(args.db) if args.db else default_db_path()).parent)
+    if source is None:
+        return None
+    from intake.pipeline import Pipeline
+
+    return Pipeline(register=source).process_file
 
 
 def cmd_export(args) -> int:

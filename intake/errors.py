@@ -106,6 +106,13 @@ class EngineError(IntakeError):
     exit_code = ExitCode.engine
 
 
+class RegisterError(IntakeError):
+    """The contract register or staff directory cannot be used; it is refused whole, never half-loaded."""
+
+    reason = "register_invalid"
+    exit_code = ExitCode.bad_args
+
+
 class StoreError(IntakeError):
     reason = "store_error"
     exit_code = ExitCode.store

@@ -26,6 +26,8 @@ from intake.csvio import (
 from intake.store import Store, StoredRecord
 
 FIXED_COLUMNS = ["record_id", "source_file", "page", "reasons"]
+# What the desk's register says (shown, never imported): the registered contractor, each target row.
+REGISTER_COLUMNS = ["register_contractor", "register_targets"]
 CROPS_COLUMN = "flagged_crops"
 CONFIDENCE_SUFFIX = ".confidence"
 MAX_VALUE_CHARS = 1000  # the longest handwritten field (remarks) holds a few dozen characters
@@ -69,16 +71,28 @@ def _reasons_cell(r: StoredRecord) -> str:
     return "; ".join(r.reasons)
 
 
+def register_cells(register: dict | None) -> list[str]:
+    """The registered contractor's name, and per target row whose number it is (with its holder)."""
+    if register is None:
+        return ["", ""]
+    rows = []
+    for t in register["targets"]:
+        holder = {"contractor": "OK", "none": "not held"}.get(t["holder"], f"held by {t.get('registered_holder')}")
+        plan = "" if t.get("plan_on_number", True) else ", plan not on number"
+        rows.append(f"{t['row'] + 1}: {holder}{plan}")
+    return [register["contractor"]["registered"] or "(not registered)", "; ".join(rows)]
+
+
 # -- writing ----------------------------------------------------------------------
 
 
 def review_csv_text(records: list[StoredRecord]) -> str:
     """The review sheet: one row per record, each field's value and confidence, crops of flagged fields."""
     keys = _field_keys(records)
-    header = FIXED_COLUMNS + [c for k in keys for c in (k, k + CONFIDENCE_SUFFIX)] + [CROPS_COLUMN]
+    header = FIXED_COLUMNS + REGISTER_COLUMNS + [c for k in keys for c in (k, k + CONFIDENCE_SUFFIX)] + [CROPS_COLUMN]
     rows = []
     for r in records:
-        row: list[object] = [r.id, r.file_name, r.page, _reasons_cell(r)]
+        row: list[object] = [r.id, r.file_name, r.page, _reasons_cell(r), *register_cells(r.register)]
         for k in keys:
             f = r.fields.get(k)
             row += [cell_text(f.value), f"{f.confidence:.2f}"] if f else ["", ""]
@@ -307,8 +321,9 @@ def _same_number(typed: str | None, exported: str) -> bool:
 
 def _changed_read_only(rec: StoredRecord, row: dict[str, str | None]) -> list[str]:
     """The read-only columns whose cells differ from what was exported."""
-    changed = [col for col, now in (("source_file", rec.file_name), ("reasons", _reasons_cell(rec)),
-                                    (CROPS_COLUMN, _crops_cell(rec))) if not _same_text(row.get(col), now)]
+    shown = [("source_file", rec.file_name), ("reasons", _reasons_cell(rec)), (CROPS_COLUMN, _crops_cell(rec)),
+             *zip(REGISTER_COLUMNS, register_cells(rec.register))]
+    changed = [col for col, now in shown if not _same_text(row.get(col), now)]
     if not _same_number(row.get("page"), str(rec.page)):
         changed.append("page")
     for key, f in rec.fields.items():

@@ -6,7 +6,7 @@ ingest -> Page -> classify -> Classification -> align -> AlignedPage
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,9 @@ class FieldReading:
     confidence: float
     reasons: tuple[str, ...] = ()
     box: Box | None = None
+    # Values the ink also supports, with their share of the readers' joint belief (likeliest
+    # first); filled for comb-cell numbers, where the register may settle a reader's doubt.
+    candidates: tuple[tuple[Any, float], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def review(self) -> bool:
@@ -99,7 +102,7 @@ class FieldReading:
     def with_reason(self, reason: str) -> "FieldReading":
         if reason in self.reasons:
             return self
-        return FieldReading(self.key, self.value, self.confidence, self.reasons + (reason,), self.box)
+        return replace(self, reasons=self.reasons + (reason,))
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "confidence": round(float(self.confidence), 4), "review": self.review}
@@ -115,6 +118,8 @@ class Record:
     reasons: tuple[str, ...] = ()
     alignment_quality: float = 0.0
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # What the desk's register says about this record (intake.register), when one was loaded.
+    register: dict[str, Any] | None = None
 
     @property
     def review_needed(self) -> bool:
@@ -135,4 +140,4 @@ class Record:
             "form": self.form,
             "review": {"needed": self.review_needed, "reasons": self.review_reasons()},
             "fields": {k: f.to_json() for k, f in self.fields.items()},
-        }
+        } | ({"register": self.register} if self.register is not None else {})

@@ -1,4 +1,5 @@
-"""Compose the stages for one file: ingest -> classify -> align -> read -> calibrate -> validate.
+"""Compose the stages for one file: ingest -> classify -> align -> read -> calibrate -> validate
+-> check against the desk's register (when one is loaded).
 
 This is the only module that knows the order of the stages; each stage is a
 plain function over the typed objects in ``intake.model``.
@@ -18,6 +19,7 @@ from intake.confidence import Calibration, apply_calibration, load_calibration
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
 from intake.readers import Engines, default_engines, read_fields
+from intake.register import RegisterSource, check_against_register
 from intake.template import Template, load_templates
 from intake.validate import validate_record
 
@@ -48,7 +50,8 @@ class Pipeline:
     """The loaded templates and engines, reused across files (models load once)."""
 
     def __init__(self, templates: list[Template] | None = None, engines: Engines | None = None,
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, register: RegisterSource | None = None):
+        self.register = register
         self.templates = templates if templates is not None else load_templates()
         self._engines = engines
         self.calibration = calibration if calibration is not None else load_calibration()
@@ -93,7 +96,10 @@ class Pipeline:
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
-        return Record(aligned.source, template.id, readings, record_reasons, aligned.quality, crops)
+        record = Record(aligned.source, template.id, readings, record_reasons, aligned.quality, crops)
+        if self.register is not None:  # check against what the desk knows
+            record = check_against_register(record, self.register.current())
+        return record
 
 
 _DEFAULT: Pipeline | None = None

@@ -127,6 +127,11 @@ MIGRATIONS: list[str] = [
         removed   TEXT NOT NULL               -- JSON: counts of what was removed
     );
     """,
+    # 5 -> 6: what the desk's register said about a record, and which register version it was checked against.
+    """
+    ALTER TABLE records ADD COLUMN register TEXT;          -- JSON register object, NULL when none was loaded
+    ALTER TABLE records ADD COLUMN register_version TEXT;  -- '<sha256 prefix>@<loaded time>'
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -228,6 +233,7 @@ class StoredRecord:
     reviewer: str | None = None
     reviewed_at: str | None = None
     fields: dict[str, StoredField] = field(default_factory=dict)
+    register: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
         return {k: f.value for k, f in self.fields.items()}
@@ -248,7 +254,7 @@ class StoredRecord:
                 k: {"value": f.value, "confidence": round(float(f.confidence), 4), "review": pending and f.review}
                 for k, f in self.fields.items()
             },
-        }
+        } | ({"register": self.register} if self.register is not None else {})
 
 
 @dataclass
@@ -516,11 +522,13 @@ class Store:
     def _insert_record(self, db, rid: str, sha256: str, r: Record, now: str, crops: dict[str, str]) -> None:
         db.execute(
             "INSERT INTO records (id, file_sha256, page, form, review_needed, review_state, reasons,"
-            " record_reasons, alignment_quality, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " record_reasons, alignment_quality, created, register, register_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rid, sha256, r.source.page, r.form, int(r.review_needed),
                 "pending" if r.review_needed else "straight_through",
                 dumps(r.review_reasons()), dumps(list(r.reasons)), float(r.alignment_quality), now,
+                None if r.register is None else dumps(r.register), _register_version(r.register),
             ),
         )
         for pos, (key, f) in enumerate(r.fields.items()):
@@ -562,6 +570,7 @@ class Store:
                 form=row["form"], review_needed=bool(row["review_needed"]), review_state=row["review_state"],
                 reasons=json.loads(row["reasons"]), created=row["created"], reviewer=row["reviewer"],
                 reviewed_at=row["reviewed_at"],
+                register=json.loads(row["register"]) if row["register"] else None,
             )
             for f in self.db.execute("SELECT * FROM fields WHERE record_id = ? ORDER BY position", (rec.id,)):
                 rec.fields[f["key"]] = StoredField(
@@ -742,6 +751,12 @@ def _relative_paths(store: "Store", db) -> None:
 
 # Python steps run inside a migration's transaction, after its SQL: version -> step.
 MIGRATION_STEPS = {4: _relative_paths}
+
+
+def _register_version(register: dict[str, Any] | None) -> str | None:
+    if register is None:
+        return None
+    return f"{register['version']['sha256']}@{register['version']['loaded']}"
 
 
 def _remove_if_empty(folder: Path) -> None:

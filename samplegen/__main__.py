@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
                         f"fonts: Debian handwriting fonts nothing was fitted on (apt-get install {' '.join(SYSTEM_FONT_PACKAGES)})")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
+    p.add_argument("--register", action="store_true",
+                   help="also write a contract register and staff directory for the set into OUT/register/")
     a = p.parse_args(argv)
     if a.sample_set:
         from samplegen.samples import make_sample_set
@@ -36,10 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--count must be at least 1")
     t0 = time.perf_counter()
     try:
-        generate(a.out, a.count, a.seed, a.writers, formats)
+        rows = generate(a.out, a.count, a.seed, a.writers, formats)
     except FileNotFoundError as exc:
         print(f"samplegen: {exc}", file=sys.stderr)
         return 2
+    if a.register:
+        from pathlib import Path
+
+        from samplegen.register import make_register
+
+        make_register(rows, a.seed, Path(a.out) / "register")
     dt = time.perf_counter() - t0
     print(f"wrote {a.count} faxes to {a.out} in {dt:.1f} s ({dt / a.count:.2f} s each)", file=sys.stderr)
     return 0

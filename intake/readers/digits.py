@@ -15,7 +15,7 @@ import numpy as np
 from intake.model import AlignedPage, Box, FieldReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
-from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, normalised
+from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
 from intake.readers.segmentation import MIN_PIECE_AREA, REJECT, is_tall, segment_by_recognition, segment_digits
 from intake.template import CombDigitsField, PartsField, Template
 
@@ -195,12 +195,18 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if len(reading.text) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
                             (f"{spec.key}: could not read every digit",), region)
+    candidates = tuple((_as_format(spec, text), p) for text, p in likeliest(reading.probs)) if reading.probs else ()
+    return FieldReading(spec.key, _as_format(spec, reading.text), reading.confidence,
+                        tuple(f"{spec.key}: {r}" for r in reading.reasons), region, candidates)
+
+
+def _as_format(spec: CombDigitsField, text: str) -> str:
+    """Digits in the field's printed format (e.g. 0180-99-NNNN)."""
     groups, start = [], 0
     for n in spec.groups:
-        groups.append(reading.text[start : start + n])
+        groups.append(text[start : start + n])
         start += n
-    value = spec.format.format(*groups)
-    return FieldReading(spec.key, value, reading.confidence, tuple(f"{spec.key}: {r}" for r in reading.reasons), region)
+    return spec.format.format(*groups)
 
 
 def read_parts(aligned: AlignedPage, template: Template, spec: PartsField, cnn: DigitClassifier | None,

@@ -65,6 +65,17 @@ def best_allowed(probs: Sequence[np.ndarray], allows: Allows | None, top: int = 
     return best, best_p / total
 
 
+def likeliest(probs: Sequence[np.ndarray], floor: float = 0.01, top: int = 3) -> list[tuple[str, float]]:
+    """Every digit string holding at least ``floor`` of the belief (digits independent), likeliest first."""
+    choices = [np.argsort(p)[::-1][:top] for p in probs]
+    found = []
+    for combo in itertools.product(*choices):
+        p = float(np.prod([probs[i][d] for i, d in enumerate(combo)]))
+        if p >= floor:
+            found.append(("".join(DIGITS[int(d)] for d in combo), p))
+    return sorted(found, key=lambda t: -t[1])
+
+
 def fit_to_part(reading: NumberReading | None, allows: Allows | None) -> NumberReading | None:
     """The reader's most likely possible value: its own guess if possible, else the best that is."""
     if reading is None or allows is None or not reading.text or allows(reading.text) or not reading.probs:
