@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from intake.privacy import PrivacyRequestError, UnknownRecordError, erase, export, find, name_key, phone_key
-from intake.store import SCHEMA_VERSION, Store
+from intake.store import MIGRATIONS, SCHEMA_VERSION, Store
 from test_store import VALUES, make_record, store  # noqa: F401  (store: the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,9 +148,12 @@ def test_erase_is_all_or_nothing(store, people):
 
 def test_an_old_store_gains_the_erasure_log(tmp_path):
     db = tmp_path / "old.db"
-    with Store(db) as s:
-        s.db.execute("DROP TABLE erasures")
-        s.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    before = next(i for i, m in enumerate(MIGRATIONS) if "CREATE TABLE erasures" in m)
+    old = sqlite3.connect(db)
+    for migration in MIGRATIONS[:before]:
+        old.executescript(migration)
+    old.execute(f"PRAGMA user_version = {before}")
+    old.close()
     with Store(db) as s:
         assert s.version == SCHEMA_VERSION and s.erasures() == []
 
