@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from intake.model import FieldReading
-from intake.readers.number_decoding import DISAGREE_REASON
 from intake.validate import validate_record
 
 GROUPS = {
@@ -64,7 +63,7 @@ class Score:
         self.records_review_as_written += needs_review_as_written(template, truth_fields)
         # Every disagreement between the digit readers is flagged, whatever the confidence:
         # the share of records that carry one bounds straight-through from the readers' side.
-        self.records_with_disagreement += any(DISAGREE_REASON in r for r in record_json["review"]["reasons"])
+        self.records_with_disagreement += any(r["code"] == "readers_disagree" for r in record_json["review"]["reasons"])
         any_unflagged_wrong = False
         for spec in template.fields:
             got = record_json["fields"][spec.key]

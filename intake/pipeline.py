@@ -90,7 +90,7 @@ class Pipeline:
         """Read and validate one aligned form page into a Record (flagged if alignment was poor)."""
         if not aligned.ok:
             # Never present readings from a page we could not register: every field is unknown.
-            fields = {f.key: FieldReading(f.key, None, 0.0, (f"{f.key}: not read (alignment failed)",)) for f in template.fields}
+            fields = {f.key: FieldReading(f.key, None, 0.0, aligned.reasons) for f in template.fields}
             return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
         readings = read_fields(aligned, template, self.engines, received)
         readings = apply_calibration(readings, template, self.calibration)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import CONTRACT_KEYS, REPO
+from intake.messages import CATALOGUE
 
 SAMPLES = REPO / "samples"
 FORMATS = {
@@ -53,7 +54,11 @@ def test_every_record_follows_the_contract(scanned):
         assert set(r) == {"source", "form", "review", "fields"}
         assert r["form"] == "teledome_stop_request"
         assert re.fullmatch(r"[0-9a-f]{64}", r["source"]["sha256"])
-        assert isinstance(r["review"]["needed"], bool) and all(isinstance(x, str) for x in r["review"]["reasons"])
+        assert isinstance(r["review"]["needed"], bool)
+        for reason in r["review"]["reasons"]:  # reasons are data, with the desk's words beside them
+            assert set(reason) == {"code", "fields", "values", "message"}
+            assert reason["code"] in CATALOGUE["ja"] and set(reason["fields"]) <= set(r["fields"])
+            assert isinstance(reason["values"], dict) and reason["message"]
         assert list(r["fields"]) == CONTRACT_KEYS
         for key, f in r["fields"].items():
             assert set(f) == {"value", "confidence", "review"}

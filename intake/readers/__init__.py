@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
+from intake.reasons import Reason
 from intake.readers.digits import read_comb_digits, read_parts
 from intake.readers.number_decoding import NumberReading
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
@@ -40,20 +41,21 @@ def default_engines() -> Engines:
     return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon())
 
 
-def _format_parts(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[str | None, float, tuple[str, ...]]:
+def _format_parts(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[str | None, float, tuple[Reason, ...]]:
     """Join the parts of a date, time or phone into the contract's string format."""
     present = {k: v for k, v in parts.items() if v is not None and v.text}
     if not present:
         return None, 0.95, ()
-    reasons = tuple(f"{spec.key}: {r}" for v in present.values() for r in v.reasons)
+    reasons = tuple(dict.fromkeys(r.naming(spec.key) for v in present.values() for r in v.reasons))
     confidence = min(v.confidence for v in present.values())
     missing = [k for k in spec.parts if k not in present]
     if missing:
-        return None, confidence * 0.5, reasons + (f"{spec.key}: {', '.join(missing)} not written or not read",)
+        return None, confidence * 0.5, reasons + (Reason.of("part_missing", spec.key, parts=",".join(missing)),)
     for name, v in present.items():
         lo, hi = spec.digits[name]
         if not lo <= len(v.text) <= hi:
-            return None, confidence * 0.5, reasons + (f"{spec.key}: {name} has {len(v.text)} digits ('{v.text}')",)
+            return None, confidence * 0.5, reasons + (Reason.of("digit_count", spec.key, part=name, count=len(v.text),
+                                                                  expected=f"{lo}–{hi}" if lo != hi else lo),)
     t = {k: v.text for k, v in present.items()}
     if spec.kind == "date":
         value = f"{spec.year_prefix}{t['year']}-{int(t['month']):02d}-{int(t['day']):02d}"

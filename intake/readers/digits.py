@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
+from intake.reasons import Reason
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
@@ -37,7 +38,7 @@ def _cnn_reading(probs: np.ndarray) -> NumberReading:
         digit_probs = p[:REJECT]
         k = int(np.argmax(digit_probs))
         if p[REJECT] > digit_probs[k]:
-            reasons.append("a mark that is not a digit")
+            reasons.append(Reason.of("not_a_digit"))
         text.append(DIGITS[k])
         confs.append(float(digit_probs[k]))
         dists.append(normalised(digit_probs))
@@ -125,7 +126,7 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
-def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
+def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[Reason, ...]:
     """Reasons to doubt a number whatever the readers say, because both would miss the same thing.
 
     Ink left outside the digits that were read, as much as a quarter of a digit, may be a
@@ -146,9 +147,9 @@ def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
         inside[b.y0 : b.y1, b.x0 : b.x1] = True
     left_over = [p for p in stroke_groups(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
     if sum(p.area for p in left_over) >= 0.25 * digit_area:
-        out.append("ink beside the number was not read as a digit")
+        out.append(Reason.of("ink_beside_number"))
     if min(b.y1 - b.y0 for b in boxes) < MIN_WHOLE_DIGIT_HEIGHT_FRAC * mask.shape[0]:
-        out.append("a digit is much smaller than the box: the fax may have broken it")
+        out.append(Reason.of("digit_broken"))
     return tuple(out)
 
 
@@ -191,13 +192,13 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
         reading = NumberReading(cnn_reading.text, reading.confidence, reading.reasons)
     if len(filled) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
-                            (f"{spec.key}: {len(filled)} of {len(cells)} digits written",), region)
+                            (Reason.of("digit_count", spec.key, count=len(filled), expected=len(cells)),), region)
     if len(reading.text) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
-                            (f"{spec.key}: could not read every digit",), region)
+                            (Reason.of("digit_count", spec.key, count=len(reading.text), expected=len(cells)),), region)
     candidates = tuple((_as_format(spec, text), p) for text, p in likeliest(reading.probs)) if reading.probs else ()
     return FieldReading(spec.key, _as_format(spec, reading.text), reading.confidence,
-                        tuple(f"{spec.key}: {r}" for r in reading.reasons), region, candidates)
+                        tuple(r.naming(spec.key) for r in reading.reasons), region, candidates)
 
 
 def _as_format(spec: CombDigitsField, text: str) -> str:
