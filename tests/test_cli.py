@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from conftest import CONTRACT_KEYS, REPO
-from intake.messages import CATALOGUE
+from intake.messages import CATALOGUE, field_labels, render
+from intake.reasons import Reason
 
 SAMPLES = REPO / "samples"
 FORMATS = {
@@ -123,10 +124,22 @@ def test_a_file_without_a_form(tmp_path, official_pages):
     assert "skipped" in proc.stderr and "no form page found" in proc.stderr
 
 
-def test_human_summary(truth):
-    proc = _scan(SAMPLES / truth[0]["file"])
-    assert proc.returncode == 0
-    assert "teledome_stop_request" in proc.stdout and "targets.0.teledome_number" in proc.stdout
+def test_human_summary_speaks_japanese_and_english_on_request(truth, scanned):
+    """The summary lists every review reason of the JSON record, in Japanese by default, English by a switch."""
+    path = SAMPLES / truth[0]["file"]
+    [record] = [r for r in scanned[1] if r["source"]["file"] == str(path)]
+    assert record["review"]["reasons"], "the first sample is expected to hold something to review"
+    labels = field_labels(record["form"])
+    for lang, heading in (("ja", "確認理由:"), ("en", "reasons:")):
+        proc = _scan("--received", "2027-06-01", "--lang", lang, path)
+        assert proc.returncode == 0, proc.stderr
+        assert "teledome_stop_request" in proc.stdout and "targets.0.teledome_number" in proc.stdout
+        listed = proc.stdout.split(heading, 1)[1].splitlines()[1:]
+        want = [render(Reason.from_json(r), lang, labels) for r in record["review"]["reasons"]]
+        assert [line.strip().removeprefix("- ") for line in listed] == want
+    # The JSON's messages are the Japanese ones.
+    assert [r["message"] for r in record["review"]["reasons"]] == [
+        render(Reason.from_json(r), "ja", labels) for r in record["review"]["reasons"]]
 
 
 def test_template_show_draws_the_boxes(tmp_path):
