@@ -108,7 +108,7 @@ def cmd_template_show(args: argparse.Namespace) -> int:
         out = Path(args.out or f"{t.id}_boxes.png")
         cv2.imwrite(str(out), draw_template(t))
         print(f"wrote {out} ({len(t.fields)} fields)")
-    return 0
+    return int(ExitCode.ok)
 
 
 def cmd_template_check(args: argparse.Namespace) -> int:
@@ -116,7 +116,7 @@ def cmd_template_check(args: argparse.Namespace) -> int:
 
     for t in load_templates():
         print(f"{t.id}: {len(t.fields)} fields, {len(t.rules)} rules, reference {t.size_px[0]}x{t.size_px[1]} px — ok")
-    return 0
+    return int(ExitCode.ok)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("intake: interrupted", file=sys.stderr)
-        return 130
+        return int(ExitCode.interrupted)
 
 
 if __name__ == "__main__":

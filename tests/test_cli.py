@@ -153,3 +153,14 @@ def test_template_show_draws_the_boxes(tmp_path):
     assert img is not None and img.shape[:2] == (2339, 1654)
     # Coloured boxes were drawn on a greyscale form.
     assert (img[:, :, 0] != img[:, :, 2]).any()
+
+
+def test_readme_exit_code_tables_match_the_exit_codes():
+    """Every code a command may return is in README's tables, and the tables list no other."""
+    from intake.errors import ExitCode
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tables = re.findall(r"### Exit codes\n\n((?:\|.*\n)+)", readme)
+    assert len(tables) == 2
+    listed = [{int(m) for m in re.findall(r"^\| (\d+) \|", t, re.M)} for t in tables]
+    assert set().union(*listed) == {int(c) for c in ExitCode}
