@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from intake.model import AlignedPage, FieldReading
@@ -15,10 +16,13 @@ from intake.readers.marks import read_circled_option, read_option_pair, read_sta
 from intake.readers.text import read_text, read_weekday
 from intake.template import PartsField, Template
 
+log = logging.getLogger("intake.readers")
+
 
 @dataclass
 class Engines:
-    """The recognisers a run uses; any digit engine may be None to run the other alone."""
+    """The recognisers a run uses. The product runs both digit readers; the benchmark may set
+    one to None to measure the other alone."""
 
     text: TextRecogniser
     digits_ocr: TextRecogniser | None = None
@@ -27,17 +31,19 @@ class Engines:
 
 
 def default_engines() -> Engines:
-    """PP-OCR for text and as the second digit reader, the bundled CNN as the first."""
+    """PP-OCR for text and as the second digit reader, the bundled CNN as the first, loaded now.
+
+    Raises EngineError if either model is missing or broken: the product never falls back to one
+    digit reader, since a field is trusted only where two independent readers agree.
+    """
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
     from intake.readers.engines.ppocr import PaddleTextRecogniser
 
     ppocr = PaddleTextRecogniser()
-    cnn = None
-    try:
-        from intake.readers.engines.onnx_digits import OnnxDigitClassifier
-
-        cnn = OnnxDigitClassifier()
-    except Exception:  # noqa: BLE001 - the CNN is optional; PP-OCR still reads digits alone
-        cnn = None
+    cnn = OnnxDigitClassifier()
+    for engine in (ppocr, cnn):
+        engine.load()
+        log.debug("engine %s loaded", engine.name)
     return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon())
 
 

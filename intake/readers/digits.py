@@ -51,14 +51,10 @@ def _ocr_reading(ocr: TextRecogniser, line: np.ndarray) -> NumberReading:
     The binary line is softened first (grey stroke edges, as in the scans the engine learnt
     from): PP-OCR then reads 1-2% more comb numbers right on generated faxes.
     """
-    line = cv2.GaussianBlur(line, (3, 3), 0)
-    if hasattr(ocr, "character_distributions"):
-        text, frames = ocr.character_distributions(line, DIGITS)
-        if not text:
-            return NumberReading("", 0.0)
-        return _from_frames(text, frames)
-    text, conf = ocr.recognise(line, allowed=DIGITS)
-    return NumberReading(text, conf)
+    text, frames = ocr.character_distributions(cv2.GaussianBlur(line, (3, 3), 0), DIGITS)
+    if not text:
+        return NumberReading("", 0.0)
+    return _from_frames(text, frames)
 
 
 def _ocr_reading_of_count(ocr: TextRecogniser, line: np.ndarray, reading: NumberReading | None, count: int,
@@ -71,7 +67,7 @@ def _ocr_reading_of_count(ocr: TextRecogniser, line: np.ndarray, reading: Number
     ``may_shorten`` is False where the count comes from a segmentation that may have merged
     two digits into one (free space): the engine may then be right to read more.
     """
-    if reading is None or not reading.text or len(reading.text) == count or not hasattr(ocr, "distributions_of_length"):
+    if reading is None or not reading.text or len(reading.text) == count:
         return reading
     if len(reading.text) > count and not may_shorten:
         return reading

@@ -162,8 +162,8 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
               lexicon: JapaneseLexicon | None = None) -> FieldReading:
     """Free text, NFKC-normalised; blank fields are None.
 
-    With a ``lexicon`` (and a recogniser that gives per-character alternatives) each line is
-    read as the likeliest real Japanese; otherwise as the recogniser's own best reading.
+    With a ``lexicon`` each line is read as the likeliest real Japanese among the recogniser's
+    per-character alternatives; otherwise as the recogniser's own best reading.
     """
     box = template.px(spec.box)
     mask, _ = added_ink(aligned, template, box)
@@ -173,7 +173,7 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
     texts, confs, doubts = [], [], []
     for line in lines:
         image = _line_image(mask, line)
-        if lexicon is not None and hasattr(recogniser, "character_alternatives"):
+        if lexicon is not None:
             text, conf = read_line_with_lexicon(recogniser, lexicon, image)
         else:
             text, conf = recogniser.recognise(image, allowed=JAPANESE_TEXT)
@@ -181,7 +181,7 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
         if text:
             texts.append(text)
             confs.append(conf)
-            if hasattr(recogniser, "unread_mark_belief") and recogniser.unread_mark_belief(image, JAPANESE_TEXT) >= UNREAD_MARK_DOUBT:
+            if recogniser.unread_mark_belief(image, JAPANESE_TEXT) >= UNREAD_MARK_DOUBT:
                 doubts.append(Reason.of("text_char_missing"))
     if not texts:
         return FieldReading(spec.key, None, 0.3, (Reason.of("text_unread", spec.key),), box)
