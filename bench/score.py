@@ -6,15 +6,11 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from intake.kinds import KINDS
 from intake.model import FieldReading
 from intake.validate import validate_record
 
-GROUPS = {
-    "comb_digits": "digits", "date": "digits", "time": "digits", "phone": "digits",
-    "weekday": "weekday",
-    "option_pair": "marks", "circled_option": "marks", "stamp": "marks",
-    "text": "text",
-}
+GROUPS = {name: kind.bench_group for name, kind in KINDS.items()}  # field kind -> benchmark row
 
 
 def normalise_text(v):

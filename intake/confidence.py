@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from intake.errors import EngineError
+from intake.kinds import KINDS
 from intake.model import FieldReading
 from intake.reasons import Reason
 from intake.template import Template
@@ -69,8 +70,8 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
 
 
 def calibration_key(kind: str, value) -> str:
-    """Which calibration a reading uses: its field kind, or ``<kind>:blank`` when read as blank."""
-    return f"{kind}:blank" if value is None else kind
+    """Which calibration a reading uses: its field kind's, or ``<kind>:blank`` when read as blank."""
+    return KINDS[kind].calibration_key(value)
 
 
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:

@@ -18,7 +18,8 @@ from intake.classify import classify_page
 from intake.confidence import Calibration, apply_calibration, load_calibration
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
-from intake.readers import Engines, default_engines, read_fields
+from intake.kinds import read_fields
+from intake.readers import Engines, default_engines
 from intake.register import RegisterSource, check_against_register
 from intake.template import Template, load_templates
 from intake.validate import validate_record

@@ -9,99 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
 import unicodedata
+from typing import Any, Callable, Optional
 
-from typing import Annotated, Any, Callable, Optional
+from pydantic import Field, ValidationError, create_model
 
-from pydantic import AfterValidator, Field, ValidationError, create_model
-
+from intake.kinds import kind_of
+from intake.kinds.weekday import WEEKDAYS
 from intake.model import FieldReading
 from intake.reasons import InvalidValue, Reason, unique
 from intake.template import Template
-
-WEEKDAYS = "月火水木金土日"  # Monday first, like datetime.weekday()
-MOBILE_PREFIXES = ("070", "080", "090", "050")
-AREA_CODE_LENGTHS = range(2, 6)
-
-
-# -- value checks, one per kind ------------------------------------------------
-# Each raises InvalidValue with the reason as data; the field it concerns is named by the caller.
-def _invalid(code: str, **values) -> InvalidValue:
-    return InvalidValue(Reason.of(code, (), **values))
-
-
-def check_date(v: str) -> str:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-        raise _invalid("not_a_date", value=v)
-    try:
-        dt.date.fromisoformat(v)
-    except ValueError:
-        raise _invalid("not_a_date", value=v) from None
-    return v
-
-
-def check_time(v: str) -> str:
-    m = re.fullmatch(r"(\d{2}):(\d{2})", v)
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise _invalid("not_a_time", value=v)
-    return v
-
-
-def check_phone(v: str) -> str:
-    m = re.fullmatch(r"(0\d{1,4})-(\d{1,4})-(\d{3,4})", v)
-    if not m:
-        raise _invalid("not_a_phone", value=v)
-    digits = "".join(m.groups())
-    need = 11 if digits.startswith(MOBILE_PREFIXES) else 10
-    if len(digits) != need:
-        raise _invalid("phone_digit_count", value=v, count=len(digits), expected=need)
-    return v
-
-
-def check_text(v: str) -> str:
-    if not v.strip():
-        raise _invalid("text_empty")
-    return v
-
-
-def _format_regex(fmt: str, groups: list[int]) -> re.Pattern:
-    pattern = re.escape(fmt)
-    for i, n in enumerate(groups):
-        pattern = pattern.replace(re.escape("{" + str(i) + "}"), rf"\d{{{n}}}")
-    return re.compile(pattern)
-
-
-def _value_type(spec) -> Any:
-    kind = spec.kind
-    if kind == "date":
-        return Annotated[str, AfterValidator(check_date)]
-    if kind == "time":
-        return Annotated[str, AfterValidator(check_time)]
-    if kind == "phone":
-        return Annotated[str, AfterValidator(check_phone)]
-    if kind == "comb_digits":
-        rx = _format_regex(spec.format, spec.groups)
-
-        def check_format(v: str, rx=rx, fmt=spec.format) -> str:
-            if not rx.fullmatch(v):
-                raise _invalid("format_mismatch", value=v, format=fmt)
-            return v
-
-        return Annotated[str, AfterValidator(check_format)]
-    if kind == "weekday":
-        allowed = set(spec.allowed)
-
-        def check_weekday(v: str, allowed=allowed) -> str:
-            if v not in allowed:
-                raise _invalid("weekday_not_allowed", value=v, allowed="".join(sorted(allowed)))
-            return v
-
-        return Annotated[str, AfterValidator(check_weekday)]
-    if kind in ("option_pair", "circled_option", "stamp"):
-        return bool
-    return Annotated[str, AfterValidator(check_text)]
-
 
 _MODELS: dict[int, type] = {}
 
@@ -112,7 +29,7 @@ def values_model(template: Template):
         attrs = {}
         for i, spec in enumerate(template.fields):
             # Field keys contain dots, so attributes are f0, f1, ... with the key as alias.
-            attrs[f"f{i}"] = (Optional[_value_type(spec)], Field(default=None, alias=spec.key))
+            attrs[f"f{i}"] = (Optional[kind_of(spec).value_type(spec)], Field(default=None, alias=spec.key))
         _MODELS[id(template)] = create_model(f"{template.id}_values", **attrs)  # type: ignore[call-overload]
     return _MODELS[id(template)]
 
@@ -239,10 +156,6 @@ def validate_record(template: Template, readings: dict[str, FieldReading]) -> tu
 
 
 # -- parsing what a person typed (review CSV) -------------------------------------
-_TRUE = {"true", "1", "yes", "y", "要", "○", "〇", "済", "on"}
-_FALSE = {"false", "0", "no", "n", "不要", "×", "off"}
-
-
 def parse_value(spec, text: str | None) -> Any:
     """The typed value of a cell a person typed for this field; '' -> None; InvalidValue if unparseable."""
     if text is None:
@@ -250,38 +163,4 @@ def parse_value(spec, text: str | None) -> Any:
     s = unicodedata.normalize("NFKC", str(text)).strip()
     if s == "" or s.lower() in {"null", "none"}:
         return None
-    kind = spec.kind
-    if kind in ("option_pair", "circled_option", "stamp"):
-        low = s.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise _invalid("not_yes_no", value=s)
-    if kind == "date":
-        m = re.fullmatch(r"(\d{2,4})[-/.](\d{1,2})[-/.](\d{1,2})", s)
-        if not m:
-            raise _invalid("not_a_date", value=s)
-        y = int(m.group(1)) + (2000 if len(m.group(1)) == 2 else 0)
-        return check_date(f"{y:04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}")
-    if kind == "time":
-        m = re.fullmatch(r"(\d{1,2})[:時](\d{1,2})分?", s)
-        if not m:
-            raise _invalid("not_a_time", value=s)
-        return check_time(f"{int(m.group(1)):02d}:{int(m.group(2)):02d}")
-    if kind == "phone":
-        parts = [p for p in re.split(r"[-()\s]+", s) if p]
-        if len(parts) != 3 or not all(p.isdigit() for p in parts):
-            raise _invalid("not_a_phone", value=s)
-        return check_phone("-".join(parts))
-    if kind == "comb_digits":
-        rx = _format_regex(spec.format, spec.groups)
-        if not rx.fullmatch(s):
-            raise _invalid("format_mismatch", value=s, format=spec.format)
-        return s
-    if kind == "weekday":
-        s = s.removesuffix("曜日").removesuffix("曜")
-        if s not in spec.allowed:
-            raise _invalid("weekday_not_allowed", value=s, allowed="".join(spec.allowed))
-        return s
-    return s
+    return kind_of(spec).parse(spec, s)

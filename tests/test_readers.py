@@ -12,7 +12,8 @@ from intake.align import align_to_template
 from intake.classify import classify_page
 from intake.ingest import to_square_pixels
 from intake.model import Page, SourceRef
-from intake.readers import default_engines, read_fields
+from intake.kinds import read_fields
+from intake.readers import default_engines
 from intake.readers.marks import read_circled_option, read_option_pair
 from intake.reasons import Reason
 from intake.template import Template

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 
 import pytest
 
+from intake.kinds.parts import check_phone
+from intake.kinds.weekday import WEEKDAYS
 from intake.messages import render
 from intake.model import FieldReading
 from intake.reasons import InvalidValue, Reason
-from intake.validate import WEEKDAYS, check_phone, check_values, parse_value, validate_record
+from intake.validate import check_values, parse_value, validate_record
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.load_profile("ci")

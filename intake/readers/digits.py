@@ -8,6 +8,7 @@ reading is trusted; when they disagree the field is flagged for review.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -18,7 +19,11 @@ from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
 from intake.readers.segmentation import MIN_PIECE_AREA, REJECT, is_tall, segment_by_recognition, segment_digits
-from intake.template import CombDigitsField, PartsField, Template
+
+if TYPE_CHECKING:
+    from intake.kinds.comb_digits import CombDigitsField
+    from intake.kinds.parts import PartsField
+    from intake.template import Template
 
 MIN_WHOLE_DIGIT_HEIGHT_FRAC = 0.3  # of the part's box height; see structural_doubts
 # PP-OCR often reads a digit written twice (11) once: CTC needs a blank frame between the

@@ -9,12 +9,19 @@ there. A tick is ink on or right beside the word.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
 from intake.reasons import Reason
 from intake.readers.ink import added_ink, print_survival
-from intake.template import CircledOptionField, OptionPairField, StampField, Template
+
+if TYPE_CHECKING:
+    from intake.kinds.circled_option import CircledOptionField
+    from intake.kinds.option_pair import OptionPairField
+    from intake.kinds.stamp import StampField
+    from intake.template import Template
 
 ANGLE_BINS = 24
 CIRCLE_COVERAGE = 0.5  # share of directions around a word that meet ink for it to count as circled

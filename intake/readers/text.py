@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -13,7 +14,11 @@ from intake.reasons import Reason
 from intake.readers.engines.base import TextRecogniser
 from intake.readers.ink import added_ink, blobs
 from intake.readers.language import JapaneseLexicon
-from intake.template import Template, TextField, WeekdayField
+
+if TYPE_CHECKING:
+    from intake.kinds.text import TextField
+    from intake.kinds.weekday import WeekdayField
+    from intake.template import Template
 
 
 
