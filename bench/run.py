@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.score import RegisterScore, Score, table
-from intake.errors import IntakeError
+from intake.errors import ExitCode, IntakeError
 from intake.pipeline import Pipeline
 from intake.readers import Engines, default_engines
 
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in chosen if c not in configs]
     if unknown:
         print(f"bench: unknown config(s) {unknown}; choose from {', '.join(configs)}", file=sys.stderr)
-        return 2
+        return int(ExitCode.bad_args)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
         started = time.perf_counter()
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             rows = samplegen.generate(folder, args.count, args.seed, writers=args.writers)
         except FileNotFoundError as exc:
             print(f"bench: {exc}", file=sys.stderr)
-            return 2
+            return int(ExitCode.bad_args)
         hands = "unseen writers" if args.writers == "test" else "handwriting fonts nothing was fitted on"
         print(f"generated {len(rows)} faxes (seed {args.seed}, {hands}) in {time.perf_counter() - started:.1f}s", file=sys.stderr)
         register_truth, registers = None, {}
@@ -240,4 +240,4 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {file} {key}: truth {want!r} read {got!r} (confidence {conf:.2f})")
         if args.json:
             args.json.write_text(json.dumps({n: {k: v for k, v in vars(s).items() if k != "errors"} for n, s in scores.items()}, default=dict, indent=1))
-    return 0
+    return int(ExitCode.ok)

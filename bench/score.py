@@ -6,16 +6,11 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from intake.kinds import KINDS
 from intake.model import FieldReading
-from intake.readers.number_decoding import DISAGREE_REASON
 from intake.validate import validate_record
 
-GROUPS = {
-    "comb_digits": "digits", "date": "digits", "time": "digits", "phone": "digits",
-    "weekday": "weekday",
-    "option_pair": "marks", "circled_option": "marks", "stamp": "marks",
-    "text": "text",
-}
+GROUPS = {name: kind.bench_group for name, kind in KINDS.items()}  # field kind -> benchmark row
 
 
 def normalise_text(v):
@@ -64,7 +59,7 @@ class Score:
         self.records_review_as_written += needs_review_as_written(template, truth_fields)
         # Every disagreement between the digit readers is flagged, whatever the confidence:
         # the share of records that carry one bounds straight-through from the readers' side.
-        self.records_with_disagreement += any(DISAGREE_REASON in r for r in record_json["review"]["reasons"])
+        self.records_with_disagreement += any(r["code"] == "readers_disagree" for r in record_json["review"]["reasons"])
         any_unflagged_wrong = False
         for spec in template.fields:
             got = record_json["fields"][spec.key]

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from intake.model import AlignedPage, Classification, Page
+from intake.reasons import Reason
 from intake.template import Template
 
 ECC_SCALE = 0.5
@@ -105,5 +106,5 @@ def align_to_template(page: Page, classification: Classification, template: Temp
     if not ok:  # faded print? (see LINE_PRECISION_MIN)
         precision, visible = line_precision(warped, template)
         ok = precision >= LINE_PRECISION_MIN and visible >= MIN_VISIBLE_LINES
-    reasons = () if ok else (f"alignment_failed: only {quality:.0%} of the form's lines matched",)
+    reasons = () if ok else (Reason.of("alignment_failed", quality=round(quality, 3)),)
     return AlignedPage(warped, template.id, page.source, quality, homography, ok, reasons)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from intake import __version__
 from intake.errors import ExitCode, IntakeError
+from intake.messages import LANGUAGES, field_labels, language, render
 from intake.model import Record
 from intake.register import add_arguments as register_arguments
 
@@ -29,13 +30,18 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - shown)
 
 
-def _print_record(record: Record, out) -> None:
+STATUS = {"ja": ("要確認", "確認不要 (そのまま登録)"), "en": ("NEEDS REVIEW", "ok (straight through)")}
+REVIEW_MARK = {"ja": "  <- 要確認", "en": "  <- review"}
+REASONS_HEADING = {"ja": "   確認理由:", "en": "   reasons:"}
+
+
+def _print_record(record: Record, out, lang: str) -> None:
     src = record.source
-    status = "NEEDS REVIEW" if record.review_needed else "ok (straight through)"
+    status = STATUS[lang][0] if record.review_needed else STATUS[lang][1]
     print(f"== {src.file} page {src.page}: {record.form} — {status}", file=out)
     width = max(len(k) for k in record.fields)
     for key, f in record.fields.items():
-        flag = "  <- review" if f.review else ""
+        flag = REVIEW_MARK[lang] if f.review else ""
         value = "—" if f.value is None else f.value
         print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
     if record.register is not None:
@@ -44,9 +50,10 @@ def _print_record(record: Record, out) -> None:
               f"{c['registered'] or 'not in the register'}", file=out)
     reasons = record.review_reasons()
     if reasons:
-        print("   reasons:", file=out)
+        print(REASONS_HEADING[lang], file=out)
+        labels = field_labels(record.form)
         for r in reasons:
-            print(f"     - {r}", file=out)
+            print(f"     - {render(r, lang, labels)}", file=out)
 
 
 def _iso_date(text: str) -> dt.date:
@@ -62,6 +69,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from intake.store import default_db_path
 
     pipeline = Pipeline(register=open_register(args.contracts, args.staff, default_db_path().parent))
+    lang = language(args.lang)
     exit_code = ExitCode.ok
     for path in args.files:
         try:
@@ -78,10 +86,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 exit_code = ExitCode.no_form
         for record in result.records:
             if args.json:
-                sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                sys.stdout.write(json.dumps(record.to_json(lang), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
             else:
-                _print_record(record, sys.stdout)
+                _print_record(record, sys.stdout, lang)
         if not args.json:
             print(f"({path}: {result.pages} page(s) in {result.seconds:.2f}s)", file=sys.stderr)
     return int(exit_code)
@@ -100,7 +108,7 @@ def cmd_template_show(args: argparse.Namespace) -> int:
         out = Path(args.out or f"{t.id}_boxes.png")
         cv2.imwrite(str(out), draw_template(t))
         print(f"wrote {out} ({len(t.fields)} fields)")
-    return 0
+    return int(ExitCode.ok)
 
 
 def cmd_template_check(args: argparse.Namespace) -> int:
@@ -108,7 +116,7 @@ def cmd_template_check(args: argparse.Namespace) -> int:
 
     for t in load_templates():
         print(f"{t.id}: {len(t.fields)} fields, {len(t.rules)} rules, reference {t.size_px[0]}x{t.size_px[1]} px — ok")
-    return 0
+    return int(ExitCode.ok)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--received", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="day the fax arrived (default: the file's modification day); two-digit years are read near it")
     register_arguments(scan)
+    scan.add_argument("--lang", choices=LANGUAGES, default=None,
+                      help="language of review reasons: ja (default) or en; $INTAKE_LANG sets the default")
     scan.set_defaults(func=cmd_scan)
 
     tmpl = sub.add_parser("template", help="inspect form templates")
@@ -160,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("intake: interrupted", file=sys.stderr)
-        return 130
+        return int(ExitCode.interrupted)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from intake.errors import EngineError
+from intake.kinds import KINDS
 from intake.model import FieldReading
+from intake.reasons import Reason
 from intake.template import Template
 
 CALIBRATION_FILE = "calibration.json"
@@ -68,19 +70,8 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
 
 
 def calibration_key(kind: str, value) -> str:
-    """Which calibration a reading uses: its field kind, or ``<kind>:blank`` when read as blank."""
-    return f"{kind}:blank" if value is None else kind
-
-
-def sureness(p: float) -> str:
-    """A confidence as staff read it: "97.7% sure", "99.96% sure". Thresholds for numbers sit
-    near certainty, and "low confidence (100.0% sure)" would read as a contradiction."""
-    if p < 1.0:
-        for digits in (1, 2, 3):
-            text = f"{p:.{digits}%}"
-            if not text.startswith("100."):
-                return f"{text} sure"
-    return "below the review threshold"
+    """Which calibration a reading uses: its field kind's, or ``<kind>:blank`` when read as blank."""
+    return KINDS[kind].calibration_key(value)
 
 
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
@@ -95,6 +86,6 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
         raw = reading.confidence
         calibrated = replace(reading, confidence=cal.calibrated(raw))
         if raw < cal.threshold:
-            calibrated = calibrated.with_reason(f"{spec.key}: low confidence ({sureness(calibrated.confidence)})")
+            calibrated = calibrated.with_reason(Reason.of("low_confidence", spec.key, confidence=round(calibrated.confidence, 4)))
         out[spec.key] = calibrated
     return out

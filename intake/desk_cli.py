@@ -17,7 +17,6 @@ from intake.errors import ExitCode, IntakeError
 from intake.register import add_arguments as register_arguments
 
 # import-review: the sheet was read, but some rows were rejected and not applied.
-EXIT_ROWS_REJECTED = 1
 
 
 MESSAGES = {
@@ -233,7 +232,7 @@ def cmd_import_review(args) -> int:
         print(f"intake: {say('rejected')} {p}", file=sys.stderr)
     print(say("imported", applied=len(report.applied), changed=report.changed_fields,
               rejected=len(report.rejected_rows)))
-    return EXIT_ROWS_REJECTED if report.rejected else ExitCode.ok
+    return ExitCode.rows_rejected if report.rejected else ExitCode.ok
 
 
 def cmd_privacy_find(args) -> int:

@@ -11,7 +11,10 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
+    """Every exit status a command returns (README's exit-code tables list them)."""
+
     ok = 0
+    rows_rejected = 1  # import-review: some rows were rejected and not applied
     bad_args = 2
     input_file = 3  # a file could not be read as a fax
     no_form = 4  # files were read but held no form page
@@ -20,6 +23,7 @@ class ExitCode(IntEnum):
     store = 7  # the record store could not be used
     lossy_export = 8  # an export would change or drop characters and that was not accepted
     other = 10
+    interrupted = 130  # stopped by Ctrl-C before a clean stop (128 + SIGINT, as shells report it)
 
 
 class IntakeError(Exception):

@@ -13,7 +13,6 @@ values are personal data, and these lines end up in terminals, mails and tickets
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Iterable
 from intake.csvio import (
     Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, read_sheet, unneutralise,
 )
+from intake.messages import field_labels, language, render
 from intake.store import Store, StoredRecord
 
 FIXED_COLUMNS = ["record_id", "source_file", "page", "reasons"]
@@ -68,7 +68,8 @@ def _crops_cell(r: StoredRecord) -> str:
 
 
 def _reasons_cell(r: StoredRecord) -> str:
-    return "; ".join(r.reasons)
+    labels = field_labels(r.form)
+    return "; ".join(render(reason, language(), labels) for reason in r.reasons)
 
 
 def register_cells(register: dict | None) -> list[str]:
@@ -378,36 +379,21 @@ def _changed_values(rec: StoredRecord, row: dict[str, str | None], template
 
 
 def _checks(template, values: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """The record's problems under the pipeline's own checks, said without the values they involve.
+    """The record's problems under the pipeline's own checks, said without the values they involve:
+    each field a problem names, with the rule it breaks or the form its value must take."""
+    from intake.validate import check_values
 
-    ``check_values`` says which fields fail; its words quote values (dates, weekdays), so each
-    failing field is described by the template rules that name it instead.
-    """
-    from intake.validate import RULES, check_values
-
-    keys = [f.key for f in template.fields]
     out = []
-    for key in check_values(template, values):
-        rules = []
-        for rule in template.rules:
-            names = {k for pattern in rule.fields for k in fnmatch.filter(keys, pattern)}
-            check = RULES.get(rule.rule)
-            if check is None or (key and key not in names):
-                continue
+    for reason in check_values(template, values):
+        for key in reason.fields or ("",):
             try:
-                hit = check(values, rule.fields, template)
-            except (TypeError, ValueError):
-                continue  # a rule tripping over another field's malformed value: that field is reported itself
-            if key in hit:
-                rules.append(rule.message or rule.rule)
-        try:
-            spec = template.field(key) if key else None
-        except KeyError:
-            spec = None
-        if rules:
-            out.append((key, "rule_failed", {"rules": "; ".join(dict.fromkeys(rules))}))
-        elif spec is not None and values.get(key) is None:
-            out.append((key, "required", {}))
-        else:
-            out.append((key, "invalid_value", {"hint": _hint(spec) if spec else "text"}))
+                spec = template.field(key) if key else None
+            except KeyError:
+                spec = None
+            if reason.code == "rule:required":
+                out.append((key, "required", {}))
+            elif reason.family == "rule":
+                out.append((key, "rule_failed", {"rules": reason.code.removeprefix("rule:")}))
+            else:
+                out.append((key, "invalid_value", {"hint": _hint(spec) if spec else "text"}))
     return out

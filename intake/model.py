@@ -7,9 +7,11 @@ ingest -> Page -> classify -> Classification -> align -> AlignedPage
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from intake.reasons import Reason, unique
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class AlignedPage:
     quality: float
     homography: np.ndarray
     ok: bool
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class FieldReading:
     key: str
     value: Any
     confidence: float
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     box: Box | None = None
     # Values the ink also supports, with their share of the readers' joint belief (likeliest
     # first); filled for comb-cell numbers, where the register may settle a reader's doubt.
@@ -99,13 +101,10 @@ class FieldReading:
     def review(self) -> bool:
         return bool(self.reasons)
 
-    def with_reason(self, reason: str) -> "FieldReading":
+    def with_reason(self, reason: Reason) -> "FieldReading":
         if reason in self.reasons:
             return self
         return replace(self, reasons=self.reasons + (reason,))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": round(float(self.confidence), 4), "review": self.review}
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ class Record:
     source: SourceRef
     form: str
     fields: dict[str, FieldReading]
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     alignment_quality: float = 0.0
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     # What the desk's register says about this record (intake.register), when one was loaded.
@@ -125,19 +124,34 @@ class Record:
     def review_needed(self) -> bool:
         return bool(self.reasons) or any(f.review for f in self.fields.values())
 
-    def review_reasons(self) -> list[str]:
-        """Record-level reasons first, then every flagged field's reasons, each once, in field order."""
-        out: list[str] = list(self.reasons)
-        for f in self.fields.values():
-            for r in f.reasons:
-                if r not in out:
-                    out.append(r)
-        return out
+    def review_reasons(self) -> tuple[Reason, ...]:
+        """Record-level reasons first, then every flagged field's reasons, each once, in field order
+        (a rule breach attached to each field it names is listed once)."""
+        return unique([*self.reasons, *(r for f in self.fields.values() for r in f.reasons)])
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source.to_json(),
-            "form": self.form,
-            "review": {"needed": self.review_needed, "reasons": self.review_reasons()},
-            "fields": {k: f.to_json() for k, f in self.fields.items()},
-        } | ({"register": self.register} if self.register is not None else {})
+    def to_json(self, lang: str | None = None) -> dict[str, Any]:
+        """The record contract (README, "Record JSON"), reasons' messages in ``lang`` (default: Japanese)."""
+        return record_json(self.source.to_json(), self.form, self.review_needed, self.review_reasons(),
+                           {k: (f.value, f.confidence, f.review) for k, f in self.fields.items()}, lang,
+                           register=self.register)
+
+
+def record_json(source: dict[str, Any], form: str, review_needed: bool, reasons: Iterable[Reason],
+                fields: Mapping[str, tuple[Any, float, bool]], lang: str | None = None,
+                record_id: str | None = None, register: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one serialiser of the record contract, for a record just read and for a stored one.
+
+    ``fields`` maps each key to (value, confidence, review); ``review.reasons`` is data:
+    ``{code, fields, values, message}`` with the message rendered in ``lang``. ``register`` is
+    what the desk's register said about the record, when one was loaded.
+    """
+    from intake.messages import reasons_json
+
+    out: dict[str, Any] = {"id": record_id} if record_id is not None else {}
+    out |= {
+        "source": source,
+        "form": form,
+        "review": {"needed": review_needed, "reasons": reasons_json(reasons, form, lang)},
+        "fields": {k: {"value": v, "confidence": round(float(c), 4), "review": r} for k, (v, c, r) in fields.items()},
+    }
+    return out | ({"register": register} if register is not None else {})

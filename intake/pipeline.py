@@ -18,7 +18,8 @@ from intake.classify import classify_page
 from intake.confidence import Calibration, apply_calibration, load_calibration
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
-from intake.readers import Engines, default_engines, read_fields
+from intake.kinds import read_fields
+from intake.readers import Engines, default_engines
 from intake.register import RegisterSource, check_against_register
 from intake.template import Template, load_templates
 from intake.validate import validate_record
@@ -90,7 +91,7 @@ class Pipeline:
         """Read and validate one aligned form page into a Record (flagged if alignment was poor)."""
         if not aligned.ok:
             # Never present readings from a page we could not register: every field is unknown.
-            fields = {f.key: FieldReading(f.key, None, 0.0, (f"{f.key}: not read (alignment failed)",)) for f in template.fields}
+            fields = {f.key: FieldReading(f.key, None, 0.0, aligned.reasons) for f in template.fields}
             return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
         readings = read_fields(aligned, template, self.engines, received)
         readings = apply_calibration(readings, template, self.calibration)

@@ -7,6 +7,7 @@ one into words for the desk (Japanese first, English by a switch).
 Codes are stable identifiers, never translated:
   reader codes   ``readers_disagree``, ``low_confidence``, ``not_a_digit``, ...
   rule codes     ``rule:<rule name>`` (``rule:weekday_matches_date``, ``rule:required``, ...)
+  value codes    ``not_a_date``, ``format_mismatch``, ... (a value that breaks its kind's form)
   page codes     ``alignment_failed``, ...
   register codes ``register:<check>`` (``register:number_not_held``, ...)
 """
@@ -60,6 +61,10 @@ class Reason:
     def about(self, key: str) -> bool:
         return key in self.fields
 
+    def naming(self, fields: Iterable[str] | str) -> "Reason":
+        """The same reason about ``fields`` (a reader's doubt about a part, attached to its field)."""
+        return Reason(self.code, (fields,) if isinstance(fields, str) else tuple(fields), self.values)
+
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "fields": list(self.fields), "values": dict(self.values)}
 
@@ -78,3 +83,16 @@ def unique(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
 
 def codes(reasons: Iterable[Reason]) -> list[str]:
     return [r.code for r in reasons]
+
+
+class InvalidValue(ValueError):
+    """A value that breaks the rules of its kind, with the reason as data (``str`` is the code)."""
+
+    def __init__(self, reason: Reason):
+        super().__init__(reason.code)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        from intake.messages import render  # words are the catalogue's; the reason is data
+
+        return render(self.reason)

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from intake.errors import RegisterError
-from intake.messages import render
 from intake.model import FieldReading, Record
 from intake.reasons import Reason
 
@@ -45,11 +44,11 @@ TARGET_ROWS = 4
 # An alternative reading the readers gave at least this share of their joint belief is one the
 # ink supports; below it, a registered number is not put in place of what was read.
 MIN_SUPPORT = 0.2
-# Reader doubts the register may settle (the start of the reason text after "<key>: "): of a
-# number, the readers' confidence and disagreement; of a name, also the lexicon's doubts (quoted
-# words it does not know, a given name it does not know, a character that may be missing).
-SETTLEABLE = ("low confidence", "readers disagree")
-SETTLEABLE_TEXT = SETTLEABLE + ("the given name", "the recogniser saw", "'")
+# Reader doubts the register may settle (reason codes): of a number, the readers' confidence and
+# disagreement; of a name, also the lexicon's doubts (words it does not know, a character read
+# twice, a given name it does not know, a character that may be missing).
+SETTLEABLE = ("low_confidence", "readers_disagree")
+SETTLEABLE_TEXT = SETTLEABLE + ("text_not_a_word", "text_doubled_char", "text_name_unknown", "text_char_missing")
 # The legal form as written before or after the name (NFKC has already turned ㈱ into (株)).
 LEGAL_FORMS = {"株式会社": "株式会社", "(株)": "株式会社", "有限会社": "有限会社", "(有)": "有限会社",
                "合同会社": "合同会社", "(同)": "合同会社"}
@@ -389,22 +388,12 @@ class _Findings:
         self.reasons.append(reason)
         for key in reason.fields:
             if key in self.fields:
-                self.fields[key] = self.fields[key].with_reason(field_reason_text(key, reason))
-
-
-def field_reason_text(key: str, reason: Reason) -> str:
-    """A register reason as the field's review reason, in the form field reasons take today."""
-    return f"{key}: {render(reason, 'en')} [{reason.code}]"
-
-
-def _doubts(reading: FieldReading) -> list[str]:
-    return [r.removeprefix(f"{reading.key}: ") for r in reading.reasons]
+                self.fields[key] = self.fields[key].with_reason(reason)
 
 
 def _settleable(reading: FieldReading, doubts: tuple[str, ...] = SETTLEABLE) -> bool:
     """Doubted only by the readers (low confidence, disagreement), not by a rule or a broken digit."""
-    found = _doubts(reading)
-    return bool(found) and all(d.startswith(doubts) for d in found)
+    return bool(reading.reasons) and all(r.code in doubts for r in reading.reasons)
 
 
 def _confirm(found: _Findings, keys: Iterable[str], registered: dict[str, str]) -> list[dict]:

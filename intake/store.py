@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from intake.errors import NotADatabaseError, StoreError, StoreWriteError
-from intake.model import Record
+from intake.model import Record, record_json
+from intake.reasons import Reason
 
 DEFAULT_DB = Path("intake-data") / "intake.db"
 
@@ -166,6 +167,15 @@ def dumps(value: Any) -> str:
     return json.dumps(to_json_value(value), ensure_ascii=False, default=str)
 
 
+def _reasons_dump(reasons) -> str:
+    return dumps([r.to_json() for r in reasons])
+
+
+def _reasons_load(text: str) -> list[Reason]:
+    """Reasons as data; a string kept by an older store loads as code ``legacy``."""
+    return [Reason.from_json(r) for r in json.loads(text)]
+
+
 def make_private_dir(path: Path) -> Path:
     """Create ``path`` and any missing parents owner-only; a folder that already exists keeps its mode
     (a shared /srv/fax or /tmp must not be locked to one user)."""
@@ -213,7 +223,7 @@ class StoredField:
     value: Any
     confidence: float
     review: bool
-    reasons: list[str]
+    reasons: list[Reason]
     crop_path: str | None
 
 
@@ -228,7 +238,7 @@ class StoredRecord:
     form: str
     review_needed: bool
     review_state: str
-    reasons: list[str]
+    reasons: list[Reason]
     created: str
     reviewer: str | None = None
     reviewed_at: str | None = None
@@ -238,23 +248,17 @@ class StoredRecord:
     def values(self) -> dict[str, Any]:
         return {k: f.value for k, f in self.fields.items()}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, lang: str | None = None) -> dict[str, Any]:
         """The record contract (as ``Record.to_json()``), plus the record ``id``.
 
         Once a person has reviewed a record it no longer needs review, and no
         field is flagged; the original reasons stay listed for the history.
         """
         pending = self.review_state == "pending"
-        return {
-            "id": self.id,
-            "source": {"file": self.file_name, "page": self.page, "sha256": self.file_sha256},
-            "form": self.form,
-            "review": {"needed": pending and self.review_needed, "reasons": list(self.reasons)},
-            "fields": {
-                k: {"value": f.value, "confidence": round(float(f.confidence), 4), "review": pending and f.review}
-                for k, f in self.fields.items()
-            },
-        } | ({"register": self.register} if self.register is not None else {})
+        return record_json({"file": self.file_name, "page": self.page, "sha256": self.file_sha256}, self.form,
+                           pending and self.review_needed, self.reasons,
+                           {k: (f.value, f.confidence, pending and f.review) for k, f in self.fields.items()},
+                           lang, record_id=self.id, register=self.register)
 
 
 @dataclass
@@ -527,14 +531,14 @@ class Store:
             (
                 rid, sha256, r.source.page, r.form, int(r.review_needed),
                 "pending" if r.review_needed else "straight_through",
-                dumps(r.review_reasons()), dumps(list(r.reasons)), float(r.alignment_quality), now,
+                _reasons_dump(r.review_reasons()), _reasons_dump(r.reasons), float(r.alignment_quality), now,
                 None if r.register is None else dumps(r.register), _register_version(r.register),
             ),
         )
         for pos, (key, f) in enumerate(r.fields.items()):
             db.execute(
                 "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (rid, key, pos, dumps(f.value), float(f.confidence), int(f.review), dumps(list(f.reasons)), crops.get(key)),
+                (rid, key, pos, dumps(f.value), float(f.confidence), int(f.review), _reasons_dump(f.reasons), crops.get(key)),
             )
 
     def _write_crops(self, rid: str, r: Record) -> dict[str, str]:
@@ -568,14 +572,14 @@ class Store:
             rec = StoredRecord(
                 id=row["id"], file_sha256=row["file_sha256"], file_name=row["file_name"], page=row["page"],
                 form=row["form"], review_needed=bool(row["review_needed"]), review_state=row["review_state"],
-                reasons=json.loads(row["reasons"]), created=row["created"], reviewer=row["reviewer"],
+                reasons=_reasons_load(row["reasons"]), created=row["created"], reviewer=row["reviewer"],
                 reviewed_at=row["reviewed_at"],
                 register=json.loads(row["register"]) if row["register"] else None,
             )
             for f in self.db.execute("SELECT * FROM fields WHERE record_id = ? ORDER BY position", (rec.id,)):
                 rec.fields[f["key"]] = StoredField(
                     f["key"], json.loads(f["value"]) if f["value"] is not None else None, f["confidence"],
-                    bool(f["review"]), json.loads(f["reasons"]),
+                    bool(f["review"]), _reasons_load(f["reasons"]),
                     str(self.resolve(f["crop_path"])) if f["crop_path"] else None,
                 )
             out.append(rec)

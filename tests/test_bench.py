@@ -13,8 +13,10 @@ import pytest
 
 from bench.run import clear_error_crops, save_error_crops
 from bench.score import Score, needs_review_as_written
-from intake.readers.number_decoding import DISAGREE_REASON, NumberReading, combine
+from intake.model import record_json
 from intake.pipeline import Pipeline
+from intake.readers.number_decoding import NumberReading, combine
+from intake.reasons import Reason
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -51,11 +53,12 @@ def test_a_record_held_back_by_a_digit_reader_disagreement_is_counted(sample_rec
     template = Pipeline().templates[0]
     disputed = combine(NumberReading("1234", 0.99, (), tuple(np.eye(10)[[1, 2, 3, 4]])),
                        NumberReading("1284", 0.99, (), tuple(np.eye(10)[[1, 2, 8, 4]])))
-    assert disputed.reasons and disputed.reasons[0].startswith(DISAGREE_REASON)
+    assert [r.code for r in disputed.reasons] == ["readers_disagree"]
     counts = []
-    for reasons in ([], [f"targets.0.teledome_number: {disputed.reasons[0]}"], ["stop.date: not a real date"]):
-        made = record.to_json()
-        made["review"] = {"needed": bool(reasons), "reasons": reasons}
+    for reasons in ([], [disputed.reasons[0].naming("targets.0.teledome_number")],
+                    [Reason.of("not_a_date", "stop.date", value="2026-13-01")]):
+        made = record_json(record.source.to_json(), record.form, bool(reasons), reasons,
+                           {k: (f.value, f.confidence, f.review) for k, f in record.fields.items()})
         score = Score()
         score.add_record(template, made, truth)
         counts.append(score.records_with_disagreement)

@@ -73,7 +73,8 @@ def test_a_wrong_homography_is_flagged_not_read(template, filled_form):
     bad = Classification(good.form, good.reason, good.score, good.rotation, shifted)
     aligned = align_to_template(page, bad, template.model_copy(update={"preprocessing": ["feature_homography"]}))
     assert not aligned.ok
-    assert aligned.reasons and aligned.reasons[0].startswith("alignment_failed")
+    assert [r.code for r in aligned.reasons] == ["alignment_failed"]
+    assert aligned.reasons[0].get("quality") == round(aligned.quality, 3)
 
 
 @pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])

@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from conftest import CONTRACT_KEYS, REPO
+from intake.messages import CATALOGUE, field_labels, render
+from intake.reasons import Reason
 
 SAMPLES = REPO / "samples"
 FORMATS = {
@@ -53,7 +55,11 @@ def test_every_record_follows_the_contract(scanned):
         assert set(r) == {"source", "form", "review", "fields"}
         assert r["form"] == "teledome_stop_request"
         assert re.fullmatch(r"[0-9a-f]{64}", r["source"]["sha256"])
-        assert isinstance(r["review"]["needed"], bool) and all(isinstance(x, str) for x in r["review"]["reasons"])
+        assert isinstance(r["review"]["needed"], bool)
+        for reason in r["review"]["reasons"]:  # reasons are data, with the desk's words beside them
+            assert set(reason) == {"code", "fields", "values", "message"}
+            assert reason["code"] in CATALOGUE["ja"] and set(reason["fields"]) <= set(r["fields"])
+            assert isinstance(reason["values"], dict) and reason["message"]
         assert list(r["fields"]) == CONTRACT_KEYS
         for key, f in r["fields"].items():
             assert set(f) == {"value", "confidence", "review"}
@@ -118,10 +124,22 @@ def test_a_file_without_a_form(tmp_path, official_pages):
     assert "skipped" in proc.stderr and "no form page found" in proc.stderr
 
 
-def test_human_summary(truth):
-    proc = _scan(SAMPLES / truth[0]["file"])
-    assert proc.returncode == 0
-    assert "teledome_stop_request" in proc.stdout and "targets.0.teledome_number" in proc.stdout
+def test_human_summary_speaks_japanese_and_english_on_request(truth, scanned):
+    """The summary lists every review reason of the JSON record, in Japanese by default, English by a switch."""
+    path = SAMPLES / truth[0]["file"]
+    [record] = [r for r in scanned[1] if r["source"]["file"] == str(path)]
+    assert record["review"]["reasons"], "the first sample is expected to hold something to review"
+    labels = field_labels(record["form"])
+    for lang, heading in (("ja", "確認理由:"), ("en", "reasons:")):
+        proc = _scan("--received", "2027-06-01", "--lang", lang, path)
+        assert proc.returncode == 0, proc.stderr
+        assert "teledome_stop_request" in proc.stdout and "targets.0.teledome_number" in proc.stdout
+        listed = proc.stdout.split(heading, 1)[1].splitlines()[1:]
+        want = [render(Reason.from_json(r), lang, labels) for r in record["review"]["reasons"]]
+        assert [line.strip().removeprefix("- ") for line in listed] == want
+    # The JSON's messages are the Japanese ones.
+    assert [r["message"] for r in record["review"]["reasons"]] == [
+        render(Reason.from_json(r), "ja", labels) for r in record["review"]["reasons"]]
 
 
 def test_template_show_draws_the_boxes(tmp_path):
@@ -135,3 +153,14 @@ def test_template_show_draws_the_boxes(tmp_path):
     assert img is not None and img.shape[:2] == (2339, 1654)
     # Coloured boxes were drawn on a greyscale form.
     assert (img[:, :, 0] != img[:, :, 2]).any()
+
+
+def test_readme_exit_code_tables_match_the_exit_codes():
+    """Every code a command may return is in README's tables, and the tables list no other."""
+    from intake.errors import ExitCode
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tables = re.findall(r"### Exit codes\n\n((?:\|.*\n)+)", readme)
+    assert len(tables) == 2
+    listed = [{int(m) for m in re.findall(r"^\| (\d+) \|", t, re.M)} for t in tables]
+    assert set().union(*listed) == {int(c) for c in ExitCode}

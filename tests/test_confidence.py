@@ -8,6 +8,7 @@ import pytest
 
 from intake.confidence import Calibration, KindCalibration, apply_calibration, load_calibration
 from intake.model import FieldReading
+from intake.reasons import Reason
 
 
 def test_readings_below_threshold_are_flagged_with_their_calibrated_confidence(template):
@@ -17,7 +18,7 @@ def test_readings_below_threshold_are_flagged_with_their_calibrated_confidence(t
     readings["resume.weekday"] = FieldReading("resume.weekday", "金", 0.95)
     out = apply_calibration(readings, template, cal)
     assert out["stop.weekday"].review and abs(out["stop.weekday"].confidence - 0.7) < 1e-9
-    assert "low confidence" in out["stop.weekday"].reasons[0]
+    assert out["stop.weekday"].reasons == (Reason.of("low_confidence", "stop.weekday", confidence=0.7),)
     assert not out["resume.weekday"].review and out["resume.weekday"].confidence == 0.99
     # Kinds without a calibration pass through untouched.
     assert out["sent_date"] == readings["sent_date"]
@@ -41,13 +42,3 @@ def test_calibration_file_round_trip(tmp_path):
     cal = load_calibration(path)
     assert cal.for_kind("text").calibrated(0.5) == 0.575
     assert cal.for_kind("date") is None
-
-
-def test_a_confidence_near_certainty_is_never_shown_as_100_percent():
-    from intake.confidence import sureness
-
-    assert sureness(0.977) == "97.7% sure"
-    assert sureness(0.99962) == "99.96% sure"
-    assert sureness(0.99999) == "99.999% sure"
-    # Flagged yet printed as certain would read as a contradiction.
-    assert sureness(0.9999999) == sureness(1.0) == "below the review threshold"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from intake.readers.engines.ctc import best_path, best_path_of_length
 from intake.readers.number_decoding import DIGITS, NumberReading, best_allowed, combine, fit_to_part
+from intake.reasons import Reason
 
 
 def _dist(best: int, p: float) -> np.ndarray:
@@ -62,7 +63,8 @@ def test_readers_agreeing_only_after_rewriting_are_flagged():
     allows = lambda t: 1 <= int(t) <= 12  # noqa: E731
     result = combine(fit_to_part(both_wrote_13, allows), fit_to_part(both_wrote_13, allows), allows)
     assert result.text == "12"
-    assert result.reasons, "a value neither reader saw as written must go to review"
+    assert [r.code for r in result.reasons] == ["no_possible_value"], "a value neither reader saw as written must go to review"
+    assert result.reasons[0].get("guess") == "12"
 
 
 def test_a_reading_with_no_possible_value_nearby_is_left_as_written():
@@ -87,7 +89,7 @@ def test_readers_that_disagree_are_flagged():
     cnn = NumberReading("4295", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4295"))
     ocr = NumberReading("4296", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4296"))
     result = combine(cnn, ocr)
-    assert any("disagree" in r for r in result.reasons)
+    assert result.reasons == (Reason.of("readers_disagree", first="4295", second="4296"),)
 
 
 def test_year_window_follows_the_day_the_fax_arrived(template):
@@ -106,7 +108,7 @@ def test_in_a_dispute_a_sure_cnn_outweighs_a_pp_ocr_that_is_sure_as_usual():
     ocr = NumberReading("1", 0.97, (), (_dist(1, 0.97),))
     result = combine(cnn, ocr)
     assert result.text == "7"
-    assert result.reasons == ("readers disagree (7 vs 1)",)
+    assert result.reasons == (Reason.of("readers_disagree", first="7", second="1"),)
     # PP-OCR's opinion still counts: against a CNN that is unsure, it carries the dispute.
     unsure_cnn = NumberReading("7", 0.5, (), (_dist(7, 0.5),))
     assert combine(unsure_cnn, ocr).text == "1"

@@ -6,13 +6,17 @@ generator's bundled subset.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from intake.errors import EngineError
+from intake.errors import EngineError, ExitCode
 from samplegen import assets
 from intake.readers.glyph import glyph_from_mnist, normalise_glyph
 
@@ -142,3 +146,33 @@ def test_missing_model_raises_engine_error(tmp_path):
 
     with pytest.raises(EngineError, match="digit model not found"):
         OnnxDigitClassifier(model_path=tmp_path / "nope.onnx")
+
+
+def test_a_corrupt_model_raises_engine_error_when_loaded(tmp_path):
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier, _bundled_model_path
+
+    bundled = _bundled_model_path()
+    broken = tmp_path / "digits.onnx"
+    broken.write_bytes(bundled.read_bytes()[:1000])  # a truncated copy
+    shutil.copy(bundled.with_suffix(".json"), broken.with_suffix(".json"))
+    with pytest.raises(EngineError, match="could not be loaded"):
+        OnnxDigitClassifier(model_path=broken).load()
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_scan_stops_with_exit_6_when_the_digit_model_is_missing_or_broken(tmp_path, damage):
+    """The product never reads on with one digit reader: a damaged install is an engine error."""
+    from conftest import REPO
+
+    for package in ("intake", "bench"):  # this checkout's, not an installed copy's
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    model = tmp_path / "intake" / "models" / "digits.onnx"
+    if damage == "missing":
+        model.unlink()
+    else:
+        model.write_bytes(b"not an onnx model")
+    fax = sorted((REPO / "samples").glob("fax_*.tif"))[0]
+    proc = subprocess.run([sys.executable, "-m", "intake", "scan", str(fax)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300, env={**os.environ, "INTAKE_TEMPLATES": str(REPO / "form_templates")})
+    assert proc.returncode == ExitCode.engine == 6, proc.stderr
+    assert "[engine_unavailable]" in proc.stderr and proc.stdout == ""

@@ -29,8 +29,8 @@ def store(tmp_path):
 @pytest.fixture
 def queue(store):
     """Two records waiting for review and one clean record."""
-    a = make_record("a1" * 32, 1, flagged={"stop.time": "unsure digit"}, values=VALUES | {"stop.time": "16:00"})
-    b = make_record("b2" * 32, 1, flagged={"customer_contact.phone": "unsure"})
+    a = make_record("a1" * 32, 1, flagged={"stop.time": "low_confidence"}, values=VALUES | {"stop.time": "16:00"})
+    b = make_record("b2" * 32, 1, flagged={"customer_contact.phone": "low_confidence"})
     c = make_record("c3" * 32, 1)
     ids = {}
     for rec in (a, b, c):
@@ -60,7 +60,7 @@ def test_review_sheet_has_one_row_per_pending_record(store, queue, tmp_path):
     a = rows[0]
     assert a["stop.time"] == "16:00" and a["stop.time.confidence"] == "0.55"
     assert a["contractor_name"] == VALUES["contractor_name"] and a["stop.free"] == "FALSE"
-    assert "unsure digit" in a["reasons"]
+    assert a["reasons"] == "停止時刻: 読み取りに自信がありません"  # the reason in the desk's words
     assert a["flagged_crops"].startswith("stop.time: ") and a["flagged_crops"].endswith("stop.time.png")
 
 
@@ -109,7 +109,7 @@ def test_invalid_rows_are_reported_and_not_applied(store, queue, tmp_path):
 
 
 def test_cp932_export_is_refused_when_lossy_and_counts_what_it_changed(store, tmp_path, capsys):
-    rec = make_record("d4" * 32, flagged={"remarks": "unsure"}, values=VALUES | {"remarks": "停止🙂再開 👍 10〜12時"})
+    rec = make_record("d4" * 32, flagged={"remarks": "low_confidence"}, values=VALUES | {"remarks": "停止🙂再開 👍 10〜12時"})
     [rid] = store.save_file(rec.source.sha256, "fax.tif", [rec])
     out = tmp_path / "review_sjis.csv"
     with pytest.raises(LossyExportError) as exc:

@@ -40,14 +40,14 @@ HOSTILE = {
 @pytest.fixture
 def hostile(store):
     """A pending record whose OCR text and file name start like formulas."""
-    rec = make_record("e5" * 32, flagged={"stop.time": "unsure"}, values=VALUES | HOSTILE)
+    rec = make_record("e5" * 32, flagged={"stop.time": "low_confidence"}, values=VALUES | HOSTILE)
     [rid] = store.save_file(rec.source.sha256, "=cmd|' /C calc'!A0.tif", [rec])
     return rid
 
 
 @pytest.fixture
 def pending(store):
-    rec = make_record("a1" * 32, flagged={"stop.time": "unsure"})
+    rec = make_record("a1" * 32, flagged={"stop.time": "low_confidence"})
     [rid] = store.save_file(rec.source.sha256, "fax_0312345678.tif", [rec])
     return rid
 
@@ -70,7 +70,7 @@ def desk(*args: str, db: Path | str) -> subprocess.CompletedProcess:
 
 def test_no_exported_cell_starts_like_a_formula(store, hostile, tmp_path):
     store.apply_review(hostile, {}, "tanaka")
-    rec = make_record("e6" * 32, flagged={"stop.time": "unsure"}, values=VALUES | HOSTILE)
+    rec = make_record("e6" * 32, flagged={"stop.time": "low_confidence"}, values=VALUES | HOSTILE)
     store.save_file(rec.source.sha256, "@fax.tif", [rec])
     review, ops = tmp_path / "review.csv", tmp_path / "ops.csv"
     export_review(store, review)

@@ -40,7 +40,7 @@ def people(store):
                        "contractor_name": "鈴木商事"}
     sato = VALUES | {"customer_contact.name": "佐藤 花子", "customer_contact.phone": "045-123-4567",
                      "contractor_name": "佐藤工業", "remarks": "担当は佐藤"}
-    two_pages = [make_record("aa" * 32, 1, values=kobayashi, flagged={"stop.time": "unsure"}),
+    two_pages = [make_record("aa" * 32, 1, values=kobayashi, flagged={"stop.time": "low_confidence"}),
                  make_record("aa" * 32, 2, values=suzuki)]
     one = make_record("bb" * 32, 1, values=kobayashi)
     other = make_record("cc" * 32, 1, values=sato)

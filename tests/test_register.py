@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO
 from intake.errors import RegisterError
 from intake.model import FieldReading, Record, SourceRef
+from intake.reasons import Reason
 from intake.register import (RegisterSource, check_against_register, configured_paths, load_register, name_key,
                              parse_contracts)
 
@@ -68,7 +69,7 @@ def record_of(values: dict | None = None, **readings: FieldReading) -> Record:
 
 
 def codes_on(record: Record, key: str) -> list[str]:
-    return [r.rsplit("[", 1)[1].rstrip("]") for r in record.fields[key].reasons if r.endswith("]")]
+    return [r.code for r in record.fields[key].reasons if r.family == "register"]
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_a_number_not_held_by_the_contractor_flags_its_row_whatever_the_confiden
     assert rows[1]["holder"] == "none"
     # The other holder's name is in the register object only, never in a reason.
     assert "東京物産" not in json.dumps(checked.register["reasons"], ensure_ascii=False)
-    assert all("東京物産" not in r for r in checked.review_reasons())
+    assert all("東京物産" not in json.dumps(r.to_json(), ensure_ascii=False) for r in checked.review_reasons())
 
 
 def test_plan_contractor_and_staff_checks(register):
@@ -198,26 +199,26 @@ def test_plan_contractor_and_staff_checks(register):
 # -- the register as evidence for the reader ------------------------------------------------
 
 
-def doubted(key: str, value: str, reason: str, candidates) -> FieldReading:
-    return FieldReading(key, value, 0.5, (f"{key}: {reason}",), None, tuple(candidates))
+def doubted(key: str, value: str, reason: Reason, candidates) -> FieldReading:
+    return FieldReading(key, value, 0.5, (reason.naming(key),), None, tuple(candidates))
 
 
 def test_a_doubt_the_ink_and_the_register_both_settle_is_lifted(register):
     key = "targets.0.teledome_number"
     # The readers disagree (1284 / 1234); the contractor holds 1234, which the ink gives 40%.
-    tel = doubted(key, "0180-99-1284", "readers disagree (1284 vs 1234)", [("0180-99-1284", 0.6), ("0180-99-1234", 0.4)])
+    tel = doubted(key, "0180-99-1284", Reason.of("readers_disagree", first="1284", second="1234"), [("0180-99-1284", 0.6), ("0180-99-1234", 0.4)])
     checked = check_against_register(record_of(**{key: tel}), register)
     assert checked.fields[key].value == "0180-99-1234" and not checked.review_needed
     assert checked.register["settled"] == [{"field": key, "read": "0180-99-1284", "registered": "0180-99-1234",
                                             "support": 0.4}]
     # Only low confidence, and the pair as read is held: the doubt is lifted, the value unchanged.
-    low = doubted(key, "0180-99-1234", "low confidence (98.2% sure)", [("0180-99-1234", 0.98)])
+    low = doubted(key, "0180-99-1234", Reason.of("low_confidence", confidence=0.982), [("0180-99-1234", 0.98)])
     assert not check_against_register(record_of(**{key: low}), register).review_needed
 
 
 def test_a_registered_number_the_ink_does_not_support_is_never_put_in(register):
     key = "targets.0.teledome_number"
-    weak = doubted(key, "0180-99-1284", "readers disagree (1284 vs 1264)", [("0180-99-1284", 0.9), ("0180-99-1234", 0.05)])
+    weak = doubted(key, "0180-99-1284", Reason.of("readers_disagree", first="1284", second="1264"), [("0180-99-1284", 0.9), ("0180-99-1234", 0.05)])
     checked = check_against_register(record_of(**{key: weak}), register)
     assert checked.fields[key].value == "0180-99-1284" and checked.register["settled"] == []
     assert "register:number_not_held" in codes_on(checked, key)
@@ -226,7 +227,7 @@ def test_a_registered_number_the_ink_does_not_support_is_never_put_in(register):
     checked = check_against_register(record_of(**{key: sure}), register)
     assert checked.fields[key].value == "0180-99-1284" and "register:number_not_held" in codes_on(checked, key)
     # A doubt that is not the readers' (a broken digit) is not the register's to settle.
-    broken = doubted(key, "0180-99-1234", "a digit is much smaller than the box", [("0180-99-1234", 1.0)])
+    broken = doubted(key, "0180-99-1234", Reason.of("digit_broken"), [("0180-99-1234", 1.0)])
     assert check_against_register(record_of(**{key: broken}), register).fields[key].review
 
 
@@ -234,7 +235,7 @@ def test_two_registered_candidates_settle_nothing(tmp_path):
     contracts = write(tmp_path / "c.csv", HEADER + "\n株式会社山田商事,0180-99-1234,4-1111-22\n"
                                                    "株式会社山田商事,0180-99-1284,4-1111-22\n")
     key = "targets.0.teledome_number"
-    tel = doubted(key, "0180-99-1284", "readers disagree (1284 vs 1234)", [("0180-99-1284", 0.6), ("0180-99-1234", 0.4)])
+    tel = doubted(key, "0180-99-1284", Reason.of("readers_disagree", first="1284", second="1234"), [("0180-99-1284", 0.6), ("0180-99-1234", 0.4)])
     values = dict(VALUES, **{"targets.1.teledome_number": None, "targets.1.plan_number": None})
     checked = check_against_register(record_of(values, **{key: tel}), load_register(contracts))
     assert checked.fields[key].review and checked.register["settled"] == []
@@ -344,10 +345,10 @@ def test_scan_with_a_register_on_a_real_fax(tmp_path):
     record, _ = scan(good)
     assert record["register"]["contractor"]["registered"] == fields["contractor_name"]
     assert all(t["holder"] == "contractor" for t in record["register"]["targets"])
-    assert not any("register:" in r for r in record["review"]["reasons"])
+    assert not any(r["code"].startswith("register:") for r in record["review"]["reasons"])
     record, log = scan(other)
     assert record["fields"]["targets.0.teledome_number"]["review"] and record["review"]["needed"]
-    assert any("[register:number_held_by_other]" in r for r in record["review"]["reasons"])
+    assert "register:number_held_by_other" in [r["code"] for r in record["review"]["reasons"]]
     assert record["register"]["targets"][0]["registered_holder"] == "株式会社別会社"
     assert "別会社" not in log and fields["targets.0.teledome_number"] not in log
 
@@ -380,13 +381,13 @@ def test_the_watcher_reads_its_register_from_the_config_file(tmp_path):
 
 def test_fields_keep_their_alternatives_through_calibration_and_reasons():
     reading = FieldReading("k", "1", 0.5, (), None, (("1", 0.7), ("7", 0.3)))
-    assert reading.with_reason("k: low confidence").candidates == reading.candidates
+    assert reading.with_reason(Reason.of("low_confidence", "k")).candidates == reading.candidates
     assert replace(reading, confidence=0.9).candidates == reading.candidates
 
 
 def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(register):
-    name = FieldReading("contractor_name", "株式会社山田商事", 0.4, ("contractor_name: low confidence (40.0% sure)",))
-    contact = FieldReading("ntt_contact.name", "清水 聡", 0.5, ("ntt_contact.name: the given name is not one the dictionary knows",))
+    name = FieldReading("contractor_name", "株式会社山田商事", 0.4, (Reason.of("low_confidence", "contractor_name", confidence=0.4),))
+    contact = FieldReading("ntt_contact.name", "清水 聡", 0.5, (Reason.of("text_name_unknown", "ntt_contact.name"),))
     checked = check_against_register(record_of(**{"contractor_name": name, "ntt_contact.name": contact}), register)
     assert not checked.review_needed
     assert {s["field"] for s in checked.register["settled"]} == {"contractor_name", "ntt_contact.name"}
@@ -395,5 +396,5 @@ def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(reg
     checked = check_against_register(record_of(values, **{"contractor_name": name, "ntt_contact.name": contact}), register)
     assert checked.fields["contractor_name"].review and checked.fields["ntt_contact.name"].review
     # A rule's reason is never lifted.
-    ruled = FieldReading("contractor_name", "株式会社山田商事", 0.99, ("contractor_name: required but blank or unreadable",))
+    ruled = FieldReading("contractor_name", "株式会社山田商事", 0.99, (Reason.of("rule:required", "contractor_name"),))
     assert check_against_register(record_of(**{"contractor_name": ruled}), register).fields["contractor_name"].review

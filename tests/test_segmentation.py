@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from intake.readers.segmentation import segment_by_recognition, segment_digits
+from intake.reasons import Reason
 from samplegen import handwriting as hw
 
 HEIGHT = 70  # px: a date or phone part box at 200 dpi
@@ -101,7 +102,7 @@ def test_a_stub_left_of_a_digit_by_the_fax_is_doubted(cnn):
     stub = np.zeros_like(whole)
     stub[30:47, 20:23] = 1
     boxes, _ = segment_by_recognition(stub, (1, 2), cnn.classify)
-    assert "a digit is much smaller than the box: the fax may have broken it" in structural_doubts(stub, boxes)
+    assert Reason.of("digit_broken") in structural_doubts(stub, boxes)
 
 
 def dotted(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -126,7 +127,7 @@ def test_a_faint_digit_broken_into_specks_is_still_a_digit(cnn):
         boxes, _ = segment_by_recognition(mask, (1, 2), cnn.classify)
         found += len(boxes) == 2
         # Never silently one digit: the specks are a digit, or ink a person is asked about.
-        assert len(boxes) == 2 or "ink beside the number was not read as a digit" in structural_doubts(mask, boxes)
+        assert len(boxes) == 2 or Reason.of("ink_beside_number") in structural_doubts(mask, boxes)
     assert found >= TRIALS - 2
     # Close but separate digits are never joined by the grouping.
     mask = number_mask([glyph(4, rng), glyph(7, rng)], gap=2)

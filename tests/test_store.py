@@ -12,6 +12,7 @@ import pytest
 
 from intake.errors import StoreError
 from intake.model import FieldReading, Record, SourceRef
+from intake.reasons import Reason
 from intake.store import MIGRATIONS, SCHEMA_VERSION, Store, record_id, utcnow
 
 # A valid record (from samplegen truth); check_values(template, VALUES) == {}.
@@ -36,12 +37,12 @@ VALUES = {
 
 
 def make_record(sha: str = "ab" * 32, page: int = 1, *, values: dict | None = None,
-                flagged: dict[str, str] | None = None, record_reasons: tuple[str, ...] = ()) -> Record:
+                flagged: dict[str, str] | None = None, record_reasons: tuple[Reason, ...] = ()) -> Record:
     """A Record as the pipeline would build it, with a crop image for every field."""
     values = dict(VALUES if values is None else values)
     flagged = flagged or {}
     fields = {
-        k: FieldReading(k, v, 0.55 if k in flagged else 0.97, (f"{k}: {flagged[k]}",) if k in flagged else ())
+        k: FieldReading(k, v, 0.55 if k in flagged else 0.97, (Reason.of(flagged[k], k),) if k in flagged else ())
         for k, v in values.items()
     }
     rng = np.random.default_rng(page)
@@ -60,7 +61,7 @@ def store(tmp_path):
 
 
 def test_round_trip_keeps_every_field_and_the_contract(store):
-    rec = make_record(flagged={"stop.time": "unsure digit"})
+    rec = make_record(flagged={"stop.time": "low_confidence"})
     ids = store.save_file(rec.source.sha256, "fax_1.tif", [rec])
     assert ids == [record_id(rec.source.sha256, 1)]
     got = store.get_record(ids[0])
@@ -72,6 +73,19 @@ def test_round_trip_keeps_every_field_and_the_contract(store):
     # Every crop is a PNG on disk.
     assert all(Path(f.crop_path).is_file() for f in got.fields.values())
     assert store.lookup_file(rec.source.sha256).state == "processed"
+
+
+def test_reasons_are_kept_as_data_and_old_strings_load_as_legacy(store):
+    rec = make_record(flagged={"stop.time": "low_confidence"})
+    [rid] = store.save_file(rec.source.sha256, "a.tif", [rec])
+    assert store.get_record(rid).reasons == [Reason.of("low_confidence", "stop.time")]
+    # A store written when reasons were sentences keeps them, as code "legacy".
+    store.db.execute("UPDATE records SET reasons = ? WHERE id = ?", ('["stop.time: unsure digit"]', rid))
+    store.db.commit()
+    got = store.get_record(rid)
+    assert got.reasons == [Reason.of("legacy", (), text="stop.time: unsure digit")]
+    assert got.to_json()["review"]["reasons"] == [
+        {"code": "legacy", "fields": [], "values": {"text": "stop.time: unsure digit"}, "message": "stop.time: unsure digit"}]
 
 
 def test_clean_record_is_straight_through(store):
@@ -127,7 +141,7 @@ def test_refuses_a_newer_schema(tmp_path):
 
 
 def test_apply_review_writes_audit_rows(store):
-    rec = make_record(flagged={"stop.time": "unsure"})
+    rec = make_record(flagged={"stop.time": "low_confidence"})
     [rid] = store.save_file(rec.source.sha256, "a.tif", [rec])
     n = store.apply_review(rid, {"stop.time": "19:00", "stop.weekday": "水"}, "tanaka")  # weekday unchanged
     assert n == 1

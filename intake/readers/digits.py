@@ -8,16 +8,22 @@ reading is trusted; when they disagree the field is flagged for review.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
+from intake.reasons import Reason
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
 from intake.readers.segmentation import MIN_PIECE_AREA, REJECT, is_tall, segment_by_recognition, segment_digits
-from intake.template import CombDigitsField, PartsField, Template
+
+if TYPE_CHECKING:
+    from intake.kinds.comb_digits import CombDigitsField
+    from intake.kinds.parts import PartsField
+    from intake.template import Template
 
 MIN_WHOLE_DIGIT_HEIGHT_FRAC = 0.3  # of the part's box height; see structural_doubts
 # PP-OCR often reads a digit written twice (11) once: CTC needs a blank frame between the
@@ -37,7 +43,7 @@ def _cnn_reading(probs: np.ndarray) -> NumberReading:
         digit_probs = p[:REJECT]
         k = int(np.argmax(digit_probs))
         if p[REJECT] > digit_probs[k]:
-            reasons.append("a mark that is not a digit")
+            reasons.append(Reason.of("not_a_digit"))
         text.append(DIGITS[k])
         confs.append(float(digit_probs[k]))
         dists.append(normalised(digit_probs))
@@ -50,14 +56,10 @@ def _ocr_reading(ocr: TextRecogniser, line: np.ndarray) -> NumberReading:
     The binary line is softened first (grey stroke edges, as in the scans the engine learnt
     from): PP-OCR then reads 1-2% more comb numbers right on generated faxes.
     """
-    line = cv2.GaussianBlur(line, (3, 3), 0)
-    if hasattr(ocr, "character_distributions"):
-        text, frames = ocr.character_distributions(line, DIGITS)
-        if not text:
-            return NumberReading("", 0.0)
-        return _from_frames(text, frames)
-    text, conf = ocr.recognise(line, allowed=DIGITS)
-    return NumberReading(text, conf)
+    text, frames = ocr.character_distributions(cv2.GaussianBlur(line, (3, 3), 0), DIGITS)
+    if not text:
+        return NumberReading("", 0.0)
+    return _from_frames(text, frames)
 
 
 def _ocr_reading_of_count(ocr: TextRecogniser, line: np.ndarray, reading: NumberReading | None, count: int,
@@ -70,7 +72,7 @@ def _ocr_reading_of_count(ocr: TextRecogniser, line: np.ndarray, reading: Number
     ``may_shorten`` is False where the count comes from a segmentation that may have merged
     two digits into one (free space): the engine may then be right to read more.
     """
-    if reading is None or not reading.text or len(reading.text) == count or not hasattr(ocr, "distributions_of_length"):
+    if reading is None or not reading.text or len(reading.text) == count:
         return reading
     if len(reading.text) > count and not may_shorten:
         return reading
@@ -125,7 +127,7 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
-def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
+def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[Reason, ...]:
     """Reasons to doubt a number whatever the readers say, because both would miss the same thing.
 
     Ink left outside the digits that were read, as much as a quarter of a digit, may be a
@@ -146,9 +148,9 @@ def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[str, ...]:
         inside[b.y0 : b.y1, b.x0 : b.x1] = True
     left_over = [p for p in stroke_groups(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
     if sum(p.area for p in left_over) >= 0.25 * digit_area:
-        out.append("ink beside the number was not read as a digit")
+        out.append(Reason.of("ink_beside_number"))
     if min(b.y1 - b.y0 for b in boxes) < MIN_WHOLE_DIGIT_HEIGHT_FRAC * mask.shape[0]:
-        out.append("a digit is much smaller than the box: the fax may have broken it")
+        out.append(Reason.of("digit_broken"))
     return tuple(out)
 
 
@@ -191,13 +193,13 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
         reading = NumberReading(cnn_reading.text, reading.confidence, reading.reasons)
     if len(filled) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
-                            (f"{spec.key}: {len(filled)} of {len(cells)} digits written",), region)
+                            (Reason.of("digit_count", spec.key, count=len(filled), expected=len(cells)),), region)
     if len(reading.text) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
-                            (f"{spec.key}: could not read every digit",), region)
+                            (Reason.of("digit_count", spec.key, count=len(reading.text), expected=len(cells)),), region)
     candidates = tuple((_as_format(spec, text), p) for text, p in likeliest(reading.probs)) if reading.probs else ()
     return FieldReading(spec.key, _as_format(spec, reading.text), reading.confidence,
-                        tuple(f"{spec.key}: {r}" for r in reading.reasons), region, candidates)
+                        tuple(r.naming(spec.key) for r in reading.reasons), region, candidates)
 
 
 def _as_format(spec: CombDigitsField, text: str) -> str:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from intake.model import AlignedPage, Box
-from intake.template import Template
+
+if TYPE_CHECKING:
+    from intake.template import Template
 
 INK_THRESHOLD = 150
 PRINT_THRESHOLD = 200  # the blank reference is clean greyscale: anything darker than this is print

@@ -15,6 +15,7 @@ import threading
 from functools import lru_cache
 
 from intake.errors import EngineError
+from intake.reasons import Reason
 
 
 class JapaneseLexicon:
@@ -39,7 +40,7 @@ class JapaneseLexicon:
         """The cost of the cheapest path through the word lattice (spaces ignored; empty is 0)."""
         return _analyse(self, "".join(text.split()))[0]
 
-    def doubts(self, text: str, content: str = "words") -> tuple[str, ...]:
+    def doubts(self, text: str, content: str = "words") -> tuple[Reason, ...]:
         """Reasons a keyer would look twice at ``text``, even when the recogniser is sure.
 
         The lexicon only chooses among the recogniser's alternatives; when the true character
@@ -56,21 +57,21 @@ class JapaneseLexicon:
         - both: the signs of a character read twice (ーー, -一, ソリリューション).
         """
         tokens = _analyse(self, "".join(text.split()))[1]
-        read_twice = [f"'{m}': one stroke may have been read twice" for m in _DASH_RUN.findall(text)]
-        read_twice += [f"'{m.group(0)}' in '{w}': one character may have been read twice"
-                   for w, pos in tokens if pos == _UNKNOWN for m in _DOUBLED_KANA.finditer(w)]
+        read_twice = [Reason.of("text_doubled_char", chars=m) for m in _DASH_RUN.findall(text)]
+        read_twice += [Reason.of("text_doubled_char", chars=m.group(0), word=w)
+                       for w, pos in tokens if pos == _UNKNOWN for m in _DOUBLED_KANA.finditer(w)]
         if content == "person_name":
             given = tokens[1:]
             if len(given) == 1 and _KANJI.fullmatch(given[0][0]) and given[0][1] != "人名":
-                return ("the given name is not one the dictionary knows",) + tuple(read_twice)
+                return (Reason.of("text_name_unknown"),) + tuple(read_twice)
             return tuple(read_twice)
         pairs = [a + b for (a, pa), (b, pb) in zip(tokens, tokens[1:])
                  if _KANJI.fullmatch(a) and _KANJI.fullmatch(b) and pa not in _NUMBERS and pb not in _NUMBERS]
-        out = [f"'{p}' is not a word" for p in pairs]
+        out = [Reason.of("text_not_a_word", word=p) for p in pairs]
         # Company and department names are compounds of known words (株式会社ジャパネットたかた,
         # 経営企画室): of 87 real ones and 953 right readings on development faxes, none held an
         # unknown kanji run, while 6 of the 41 misread ones (all departments) did.
-        out += [f"'{w}' is not a word" for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
+        out += [Reason.of("text_not_a_word", word=w) for w, pos in tokens if pos == _UNKNOWN and len(_KANJI.findall(w)) >= 2]
         return tuple(out + read_twice)
 
 

@@ -9,11 +9,19 @@ there. A tick is ink on or right beside the word.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from intake.model import AlignedPage, Box, FieldReading
+from intake.reasons import Reason
 from intake.readers.ink import added_ink, print_survival
-from intake.template import CircledOptionField, OptionPairField, StampField, Template
+
+if TYPE_CHECKING:
+    from intake.kinds.circled_option import CircledOptionField
+    from intake.kinds.option_pair import OptionPairField
+    from intake.kinds.stamp import StampField
+    from intake.template import Template
 
 ANGLE_BINS = 24
 CIRCLE_COVERAGE = 0.5  # share of directions around a word that meet ink for it to count as circled
@@ -76,9 +84,9 @@ def read_option_pair(aligned: AlignedPage, template: Template, spec: OptionPairF
     confidence = float(min(0.5 + abs(s - 0.5) for s in strengths))
     damaged = _damaged_print(aligned, template, spec.key, [o.word for o in spec.options])
     if marked[0] and marked[1]:
-        return FieldReading(spec.key, None, confidence, (f"{spec.key}: both options look marked",), box)
+        return FieldReading(spec.key, None, confidence, (Reason.of("option_both", spec.key),), box)
     if not any(marked):
-        return FieldReading(spec.key, None, confidence, (f"{spec.key}: neither option is marked",), box)
+        return FieldReading(spec.key, None, confidence, (Reason.of("option_none", spec.key),), box)
     chosen = spec.options[0] if marked[0] else spec.options[1]
     return FieldReading(spec.key, chosen.value, confidence, damaged, box)
 
@@ -92,10 +100,10 @@ def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledO
     return FieldReading(spec.key, strength >= 0.5, 0.5 + abs(strength - 0.5), damaged, box)
 
 
-def _damaged_print(aligned: AlignedPage, template: Template, key: str, words) -> tuple[str, ...]:
+def _damaged_print(aligned: AlignedPage, template: Template, key: str, words) -> tuple[Reason, ...]:
     """A review reason when a printed option word is too damaged on the fax to judge a mark by it."""
     if any(print_survival(aligned, template, template.px(w)) < PRINT_SURVIVAL_MIN for w in words):
-        return (f"{key}: the printed option is damaged on this fax; check the mark by eye",)
+        return (Reason.of("print_damaged", key),)
     return ()
 
 

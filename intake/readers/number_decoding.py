@@ -13,19 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from intake.reasons import Reason
+
 DIGITS = "0123456789"
 # Where the readers disagree, PP-OCR's probabilities are raised to this power before the two
 # are weighed. Measured on 220 development faxes, the number shown to the reviewer is then
 # right in 8 more of 3,300 digit fields (0.5-0.75 alike).
 OCR_WEIGHT_IN_DISPUTE = 0.5
-# The start of the review reason a disagreement between the two digit readers gives; the
-# benchmark counts the records it holds back.
-DISAGREE_REASON = "readers disagree"
 
 
 @dataclass(frozen=True)
 class NumberReading:
     """A string of digits with its confidence, any reason to doubt it, and per-digit probabilities.
+
+    ``reasons`` name no field yet: the field's reader attaches them to its key.
 
     ``as_written`` is False when the reader's own best guess was not a possible value of the
     part (a month of 13) and ``text`` is the most likely possible reading instead.
@@ -33,7 +34,7 @@ class NumberReading:
 
     text: str
     confidence: float
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     probs: tuple[np.ndarray, ...] = ()
     as_written: bool = True
 
@@ -104,7 +105,7 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
     neither reader saw as written (both guesses impossible) is flagged too.
     """
     if cnn is None and ocr is None:
-        return NumberReading("", 0.0, ("no reader available",))
+        return NumberReading("", 0.0, (Reason.of("no_reader"),))
     if cnn is None or ocr is None:
         return _doubt_if_rewritten(cnn or ocr)
     if len(cnn.text) == len(ocr.text) and cnn.probs and ocr.probs:
@@ -118,7 +119,7 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
             agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
                                    as_written=cnn.as_written or ocr.as_written)
             return _doubt_if_rewritten(agreed)
-        return NumberReading(text, share * 0.5, (f"{DISAGREE_REASON} ({cnn.text} vs {ocr.text})",), joint)
+        return NumberReading(text, share * 0.5, (_disagree(cnn, ocr),), joint)
     if cnn.text == ocr.text:
         return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
                                                  as_written=cnn.as_written or ocr.as_written))
@@ -126,12 +127,16 @@ def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows
     possible = [r for r in (ocr, cnn) if allows is None or allows(r.text)] or [ocr, cnn]
     best = max(possible, key=lambda r: r.confidence)
     return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
-                         (f"{DISAGREE_REASON} ({cnn.text or '∅'} vs {ocr.text or '∅'})",))
+                         (_disagree(cnn, ocr),))
+
+
+def _disagree(cnn: NumberReading, ocr: NumberReading) -> Reason:
+    return Reason.of("readers_disagree", first=cnn.text or "∅", second=ocr.text or "∅")
 
 
 def _doubt_if_rewritten(reading: NumberReading) -> NumberReading:
     if reading.as_written:
         return reading
     return NumberReading(reading.text, reading.confidence * 0.5,
-                         reading.reasons + (f"no reader saw a possible value as written; best guess {reading.text}",),
+                         reading.reasons + (Reason.of("no_possible_value", guess=reading.text),),
                          reading.probs, as_written=False)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from intake.model import AlignedPage, FieldReading
+from intake.reasons import Reason
 from intake.readers.engines.base import TextRecogniser
 from intake.readers.ink import added_ink, blobs
 from intake.readers.language import JapaneseLexicon
-from intake.template import Template, TextField, WeekdayField
+
+if TYPE_CHECKING:
+    from intake.kinds.text import TextField
+    from intake.kinds.weekday import WeekdayField
+    from intake.template import Template
 
 
 
@@ -161,8 +167,8 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
               lexicon: JapaneseLexicon | None = None) -> FieldReading:
     """Free text, NFKC-normalised; blank fields are None.
 
-    With a ``lexicon`` (and a recogniser that gives per-character alternatives) each line is
-    read as the likeliest real Japanese; otherwise as the recogniser's own best reading.
+    With a ``lexicon`` each line is read as the likeliest real Japanese among the recogniser's
+    per-character alternatives; otherwise as the recogniser's own best reading.
     """
     box = template.px(spec.box)
     mask, _ = added_ink(aligned, template, box)
@@ -172,7 +178,7 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
     texts, confs, doubts = [], [], []
     for line in lines:
         image = _line_image(mask, line)
-        if lexicon is not None and hasattr(recogniser, "character_alternatives"):
+        if lexicon is not None:
             text, conf = read_line_with_lexicon(recogniser, lexicon, image)
         else:
             text, conf = recogniser.recognise(image, allowed=JAPANESE_TEXT)
@@ -180,13 +186,13 @@ def read_text(aligned: AlignedPage, template: Template, spec: TextField, recogni
         if text:
             texts.append(text)
             confs.append(conf)
-            if hasattr(recogniser, "unread_mark_belief") and recogniser.unread_mark_belief(image, JAPANESE_TEXT) >= UNREAD_MARK_DOUBT:
-                doubts.append("the recogniser saw a mark between characters that it did not read: a character may be missing")
+            if recogniser.unread_mark_belief(image, JAPANESE_TEXT) >= UNREAD_MARK_DOUBT:
+                doubts.append(Reason.of("text_char_missing"))
     if not texts:
-        return FieldReading(spec.key, None, 0.3, (f"{spec.key}: ink found but no text could be read",), box)
+        return FieldReading(spec.key, None, 0.3, (Reason.of("text_unread", spec.key),), box)
     value = "\n".join(texts) if spec.multiline else " ".join(texts)
     doubts += lexicon.doubts(value, spec.content) if lexicon is not None else ()
-    return FieldReading(spec.key, value, float(min(confs)), tuple(f"{spec.key}: {d}" for d in dict.fromkeys(doubts)), box)
+    return FieldReading(spec.key, value, float(min(confs)), tuple(d.naming(spec.key) for d in dict.fromkeys(doubts)), box)
 
 
 def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, recogniser: TextRecogniser) -> FieldReading:
@@ -199,5 +205,5 @@ def read_weekday(aligned: AlignedPage, template: Template, spec: WeekdayField, r
     allowed = "".join(spec.allowed)
     text, conf = recogniser.recognise(_line_image(mask, lines[0], margin=10), allowed=allowed)
     if len(text) != 1 or text not in allowed:
-        return FieldReading(spec.key, None, conf * 0.5, (f"{spec.key}: the weekday could not be read",), box)
+        return FieldReading(spec.key, None, conf * 0.5, (Reason.of("weekday_unread", spec.key),), box)
     return FieldReading(spec.key, text, conf, (), box)

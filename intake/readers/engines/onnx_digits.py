@@ -55,6 +55,9 @@ class OnnxDigitClassifier:
         self._input_name = self.config.get("input_name", "input")
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        self._get_session()
+
     def _get_session(self):
         """Create the onnxruntime session once, on first use."""
         if self._session is None:

@@ -51,6 +51,9 @@ class PaddleTextRecogniser:
         self._allowed_cache: dict[int, np.ndarray] = {}
         self._last: tuple[tuple, np.ndarray] | None = None  # (image key, probabilities)
 
+    def load(self) -> None:
+        self._ensure()
+
     def _ensure(self):
         if self._session is None:
             import onnxruntime as ort
@@ -58,7 +61,10 @@ class PaddleTextRecogniser:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
-            session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+            try:
+                session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise EngineError(f"PP-OCR model {self.model_path} could not be loaded: {exc}; reinstall rapidocr") from exc
             chars = session.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
             if not chars:
                 raise EngineError(f"{self.model_path} carries no character list")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from intake.errors import EngineError
+from intake.readers.engines.base import BestReadingOnly
 
 
-class TesseractTextRecogniser:
-    """One line of text -> (text, confidence) with Tesseract's LSTM engine."""
+class TesseractTextRecogniser(BestReadingOnly):
+    """One line of text -> (text, confidence) with Tesseract's LSTM engine (its best reading only)."""
 
     name = "tesseract"
 
@@ -24,6 +25,9 @@ class TesseractTextRecogniser:
         self._tess = pytesseract
         self.lang = lang
         self.psm = psm
+
+    def load(self) -> None:
+        """Nothing to load: the constructor has checked the binary and its language data."""
 
     def recognise(self, image: np.ndarray, allowed: str | None = None, lang: str | None = None) -> tuple[str, float]:
         if image.size == 0:
