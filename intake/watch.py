@@ -45,7 +45,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -208,6 +207,12 @@ def _load_pipeline() -> None:
 
     # Ctrl-C reaches the whole process group: the main process decides when to stop, not the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parallelism is the workers: one thread each (OpenCV here, Tesseract in the processes it starts),
+    # or N workers would each spread over every core and fight for them.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
     pipeline._DEFAULT = pipeline.Pipeline()
     pipeline._DEFAULT.engines  # noqa: B018 - load the engines now, not on the first fax
 
@@ -279,7 +284,9 @@ class Desk:
         self._today = today or (lambda: datetime.now().strftime("%Y-%m-%d"))
         self._on_step = on_step or (lambda step: None)
         self.inflight: dict[cf.Future, Claim] = {}
-        self.ready: deque[Outcome] = deque()
+        # Files that were being read when a worker died: a worker death takes every file in hand
+        # with it, so a file is blamed (internal_error) only the second time.
+        self.crashes: dict[str, int] = {}
 
     # -- start: finish the journal, clear what a kill left half-made ----------------------------
 
@@ -383,7 +390,12 @@ class Desk:
                 read = fut.result()
             except cf.process.BrokenProcessPool:
                 self.readers.broken()
-                read = ("internal", "the process reading this file died (killed, or out of memory)")
+                self.crashes[claim.sha256] = self.crashes.get(claim.sha256, 0) + 1
+                if self.crashes[claim.sha256] < 2:
+                    self.release(claim)
+                    out.append(Outcome("waiting", claim.sha256, entry=claim.entry))
+                    continue
+                read = ("internal", "the process reading this file died twice (killed, or out of memory)")
             out.append(self._finish(claim, read))
         return out
 

@@ -210,26 +210,29 @@ def test_a_store_that_cannot_commit_stops_the_desk_and_orphans_nothing(desk):
 def test_a_full_disk_stops_the_watcher_with_exit_7(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         inbox = tmp_path / "inbox"
         inbox.mkdir()
         db = mnt / "intake.db"
         assert cli("watch", str(inbox), "--db", str(db), "--once", "--settle", "0").returncode == 0
-        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block...
         try:
             while True:
                 os.write(fd, b"\0" * 4096)
         except OSError:
             pass
         finally:
+            os.ftruncate(fd, os.fstat(fd).st_size - 48 * 1024)  # ...but room to open the store and copy the fax
             os.close(fd)
         shutil.copy(SAMPLES / "fax_0001.tif", inbox / "fax.tif")
         done = cli("watch", str(inbox), "--db", str(db), "--once", "--settle", "0", "--jobs", "1")
-        assert done.returncode == 7, done.stderr
+        assert done.returncode == 7 and "[store_write_failed]" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
         assert [p.name for p in inbox.iterdir()] == ["fax.tif"]
+        assert files_in(mnt / "crops") == [] and list((mnt / "work").iterdir()) == []
+        assert files_in(mnt / "archive") == [] and files_in(mnt / "quarantine") == []
         (mnt / "filler").unlink()
         with Store(db) as store:
             assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
