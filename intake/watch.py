@@ -235,10 +235,15 @@ class Readers:
             fut: cf.Future = cf.Future()
             fut.set_result(_read(str(path), self.process))
             return fut
-        if self.pool is None:
-            self.pool = cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"),
-                                               initializer=_load_pipeline)
-        return self.pool.submit(_read, str(path))
+        for _ in range(2):
+            if self.pool is None:
+                self.pool = cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"),
+                                                   initializer=_load_pipeline)
+            try:
+                return self.pool.submit(_read, str(path))
+            except cf.process.BrokenProcessPool:
+                self.broken()  # a worker died while idle: start afresh
+        raise EngineError("the worker processes that read faxes cannot be started")
 
     def broken(self) -> None:
         """A worker died (killed, out of memory): start a fresh pool for the next files."""

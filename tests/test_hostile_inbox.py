@@ -526,3 +526,23 @@ def test_a_burst_with_two_jobs_loses_nothing_and_reads_nothing_twice(desk):
         assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 29
         assert len(store.records()) == 1
         assert store.pending_moves() == []
+
+
+def test_a_worker_that_dies_loses_no_fax(desk):
+    inbox, db = desk
+    for i in range(8):
+        photo(inbox / f"photo_{i}.jpg", 200 + i)
+    with Store(db) as store:
+        d = Desk(store, db.parent / "archive", db.parent / "quarantine", jobs=2)
+        d.recover()
+        probe = db.parent / "probe.jpg"
+        photo(probe, 1)
+        assert d.readers.submit(probe).result()[0] == "ok"  # the workers are up
+        os.kill(next(iter(d.readers.pool._processes)), signal.SIGKILL)
+        time.sleep(0.5)
+        try:
+            stats = Watcher(d, inbox, settle=0, grace=0, progress=False).run_once()
+        finally:
+            d.close()
+    assert stats.no_form == 8 and stats.quarantined == 0
+    assert list(inbox.iterdir()) == []
