@@ -179,24 +179,32 @@ def cmd_watch(args) -> int:
         logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     watch(args.inbox, db=args.db, archive=args.archive, quarantine=args.quarantine, poll=args.poll,
           once=args.once, settle=args.settle, grace=args.grace, jobs=args.jobs, signals=True,
-          process=_register_process(args))
+          build=_register_pipeline(args))
     return ExitCode.ok
 
 
-def _register_process(args):
-    """The pipeline that checks each fax against the desk's register (reloaded when its files change),
-    or None (the default pipeline) when no register is configured. A bad register file stops here."""
+def _register_pipeline(args):
+    """What builds the pipeline each reader loads: one that checks each fax against the desk's register
+    (reloaded when its files change), or None (the default pipeline) when no register is configured.
+    The register is loaded here once, so a bad register file stops the watcher at start."""
+    from functools import partial
     from pathlib import Path
 
     from intake.register import open_register
     from intake.store import default_db_path
 
-    source = open_register(args.contracts, args.staff, (Path(args.db) if args.db else default_db_path()).parent)
-    if source is None:
+    data_dir = (Path(args.db) if args.db else default_db_path()).parent
+    if open_register(args.contracts, args.staff, data_dir) is None:
         return None
-    from intake.pipeline import Pipeline
+    return partial(register_pipeline, args.contracts, args.staff, data_dir)
 
-    return Pipeline(register=source).process_file
+
+def register_pipeline(contracts, staff, data_dir):
+    """A pipeline with the desk's register (module level, so that worker processes can build it)."""
+    from intake.pipeline import Pipeline
+    from intake.register import open_register
+
+    return Pipeline(register=open_register(contracts, staff, data_dir))
 
 
 def cmd_export(args) -> int:

@@ -554,7 +554,7 @@ class Store:
                 continue
             path = folder / f"{key}.png"
             if not cv2.imwrite(str(path), img):
-                raise StoreError(f"could not write crop image {path}; is the disk full?")
+                raise StoreWriteError(f"could not write crop image {path}; is the disk full?")
             os.chmod(path, 0o600)
             out[key] = self.rel(path)
         return out

@@ -45,7 +45,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -202,23 +201,32 @@ def _read(path: str, process: Callable | None = None):
         return ("internal", traceback.format_exc())
 
 
-def _load_pipeline() -> None:
-    """Worker start: load templates, engines and models once for all the files this worker reads."""
+def _load_pipeline(build: Callable | None = None) -> None:
+    """Worker start: load templates, engines and models once for all the files this worker reads
+    (``build()`` makes the pipeline, e.g. one with the desk's register; default: the plain one)."""
     from intake import pipeline
 
     # Ctrl-C reaches the whole process group: the main process decides when to stop, not the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pipeline._DEFAULT = pipeline.Pipeline()
+    # The parallelism is the workers: one thread each (OpenCV here, Tesseract in the processes it starts),
+    # or N workers would each spread over every core and fight for them.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+    pipeline._DEFAULT = build() if build else pipeline.Pipeline()
     pipeline._DEFAULT.engines  # noqa: B018 - load the engines now, not on the first fax
 
 
 class Readers:
     """Reads claimed copies: in this process (``jobs`` 1, or a given ``process`` function), or in
-    ``jobs`` worker processes with the pipeline loaded once in each."""
+    ``jobs`` worker processes with the pipeline loaded once in each. ``build`` (picklable, no
+    arguments) makes the pipeline wherever it is loaded; by default the plain one."""
 
-    def __init__(self, jobs: int, process: Callable | None = None):
+    def __init__(self, jobs: int, process: Callable | None = None, build: Callable | None = None):
         self.jobs = max(1, jobs)
         self.process = process
+        self.build = build
         self.pool: cf.ProcessPoolExecutor | None = None
 
     @property
@@ -227,13 +235,20 @@ class Readers:
 
     def submit(self, path: Path) -> cf.Future:
         if not self.parallel:
+            if self.process is None and self.build is not None:
+                self.process = self.build().process_file
             fut: cf.Future = cf.Future()
             fut.set_result(_read(str(path), self.process))
             return fut
-        if self.pool is None:
-            self.pool = cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"),
-                                               initializer=_load_pipeline)
-        return self.pool.submit(_read, str(path))
+        for _ in range(2):
+            if self.pool is None:
+                self.pool = cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"),
+                                                   initializer=_load_pipeline, initargs=(self.build,))
+            try:
+                return self.pool.submit(_read, str(path))
+            except cf.process.BrokenProcessPool:
+                self.broken()  # a worker died while idle: start afresh
+        raise EngineError("the worker processes that read faxes cannot be started")
 
     def broken(self) -> None:
         """A worker died (killed, out of memory): start a fresh pool for the next files."""
@@ -270,16 +285,19 @@ class Desk:
     """
 
     def __init__(self, store: Store, archive: Path, quarantine: Path, *, process: Callable | None = None,
-                 jobs: int = 1, today: Callable[[], str] | None = None, on_step: Callable[[str], None] | None = None):
+                 jobs: int = 1, build: Callable | None = None, today: Callable[[], str] | None = None,
+                 on_step: Callable[[str], None] | None = None):
         self.store = store
         self.archive = Path(os.path.abspath(archive))
         self.quarantine = Path(os.path.abspath(quarantine))
         self.work = store.data_dir / "work"
-        self.readers = Readers(jobs, process)
+        self.readers = Readers(jobs, process, build)
         self._today = today or (lambda: datetime.now().strftime("%Y-%m-%d"))
         self._on_step = on_step or (lambda step: None)
         self.inflight: dict[cf.Future, Claim] = {}
-        self.ready: deque[Outcome] = deque()
+        # Files that were being read when a worker died: a worker death takes every file in hand
+        # with it, so a file is blamed (internal_error) only the second time.
+        self.crashes: dict[str, int] = {}
 
     # -- start: finish the journal, clear what a kill left half-made ----------------------------
 
@@ -383,7 +401,12 @@ class Desk:
                 read = fut.result()
             except cf.process.BrokenProcessPool:
                 self.readers.broken()
-                read = ("internal", "the process reading this file died (killed, or out of memory)")
+                self.crashes[claim.sha256] = self.crashes.get(claim.sha256, 0) + 1
+                if self.crashes[claim.sha256] < 2:
+                    self.release(claim)
+                    out.append(Outcome("waiting", claim.sha256, entry=claim.entry))
+                    continue
+                read = ("internal", "the process reading this file died twice (killed, or out of memory)")
             out.append(self._finish(claim, read))
         return out
 
@@ -791,8 +814,12 @@ def check_not_data_folder(inbox: Path, folders: list[Path]) -> None:
 def watch(inbox: str | Path, *, db: str | Path | None = None, archive: str | Path | None = None,
           quarantine: str | Path | None = None, poll: bool = False, once: bool = False, settle: float = 2.0,
           grace: float = 60.0, jobs: int = 1, stop: threading.Event | None = None, process: Callable | None = None,
-          signals: bool = False, progress: bool | None = None, on_step: Callable[[str], None] | None = None) -> Stats:
-    """Run the desk over ``inbox``; archive/quarantine default to folders beside the database."""
+          build: Callable | None = None, signals: bool = False, progress: bool | None = None,
+          on_step: Callable[[str], None] | None = None) -> Stats:
+    """Run the desk over ``inbox``; archive/quarantine default to folders beside the database.
+
+    ``process(path)`` reads one file in this process (tests); otherwise ``build()`` (picklable) makes
+    the pipeline each of the ``jobs`` readers loads once (default: the plain pipeline)."""
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise InboxMissingError(f"the inbox {inbox} is not a folder; create it or check the path")
@@ -800,7 +827,7 @@ def watch(inbox: str | Path, *, db: str | Path | None = None, archive: str | Pat
         data = store.data_dir
         desk = Desk(store, Path(archive) if archive else data / "archive",
                     Path(quarantine) if quarantine else data / "quarantine", process=process, jobs=jobs,
-                    on_step=on_step)
+                    build=build, on_step=on_step)
         check_not_data_folder(inbox, [data, desk.archive, desk.quarantine, store.crops_dir, desk.work])
         with FolderLock(inbox, f"the inbox {inbox}", folder=True), \
                 FolderLock(Path(str(store.path) + ".watch.lock"), f"the store {store.path}"):

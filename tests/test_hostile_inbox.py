@@ -210,26 +210,29 @@ def test_a_store_that_cannot_commit_stops_the_desk_and_orphans_nothing(desk):
 def test_a_full_disk_stops_the_watcher_with_exit_7(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         inbox = tmp_path / "inbox"
         inbox.mkdir()
         db = mnt / "intake.db"
         assert cli("watch", str(inbox), "--db", str(db), "--once", "--settle", "0").returncode == 0
-        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block...
         try:
             while True:
                 os.write(fd, b"\0" * 4096)
         except OSError:
             pass
         finally:
+            os.ftruncate(fd, os.fstat(fd).st_size - 48 * 1024)  # ...but room to open the store and copy the fax
             os.close(fd)
         shutil.copy(SAMPLES / "fax_0001.tif", inbox / "fax.tif")
         done = cli("watch", str(inbox), "--db", str(db), "--once", "--settle", "0", "--jobs", "1")
-        assert done.returncode == 7, done.stderr
+        assert done.returncode == 7 and "[store_write_failed]" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
         assert [p.name for p in inbox.iterdir()] == ["fax.tif"]
+        assert files_in(mnt / "crops") == [] and list((mnt / "work").iterdir()) == []
+        assert files_in(mnt / "archive") == [] and files_in(mnt / "quarantine") == []
         (mnt / "filler").unlink()
         with Store(db) as store:
             assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
@@ -523,3 +526,23 @@ def test_a_burst_with_two_jobs_loses_nothing_and_reads_nothing_twice(desk):
         assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 29
         assert len(store.records()) == 1
         assert store.pending_moves() == []
+
+
+def test_a_worker_that_dies_loses_no_fax(desk):
+    inbox, db = desk
+    for i in range(8):
+        photo(inbox / f"photo_{i}.jpg", 200 + i)
+    with Store(db) as store:
+        d = Desk(store, db.parent / "archive", db.parent / "quarantine", jobs=2)
+        d.recover()
+        probe = db.parent / "probe.jpg"
+        photo(probe, 1)
+        assert d.readers.submit(probe).result()[0] == "ok"  # the workers are up
+        os.kill(next(iter(d.readers.pool._processes)), signal.SIGKILL)
+        time.sleep(0.5)
+        try:
+            stats = Watcher(d, inbox, settle=0, grace=0, progress=False).run_once()
+        finally:
+            d.close()
+    assert stats.no_form == 8 and stats.quarantined == 0
+    assert list(inbox.iterdir()) == []
