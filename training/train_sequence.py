@@ -16,8 +16,12 @@ recording engine in the cross-check's place: the images it is shown (cell lines,
 blur) are the training images, labelled with the digits the generator wrote there
 (its own spelling: "9" or "09"). 15% of the faxes are held out for validation.
 
-Training adds light augmentation (a pixel or two of shift, stroke thickening or
-thinning, a few percent of width scale) through the runtime's own ``prepare_line``.
+Every fourth batch is instead procedural lines: numbers drawn in the pen-stroke digits of
+``training/digit_styles.py`` (allographs MNIST lacks, drawn by our own code, no fonts or
+KanjiVG), set one per cell or freely and faxed (binary, often at half the vertical
+resolution, softened). Harvested lines get light augmentation (a pixel or two of
+shift, stroke thickening or thinning, up to 10% of width scale). Every line goes
+through the runtime's own ``prepare_line``. The epoch best on the held-out faxes is kept.
 
 Writes intake/models/sequence.onnx (input "input" [N,1,32,W] float32, output "probs"
 [N,W/4,11] softmax, class 0 the CTC blank, then "0".."9") and sequence.json. Needs the
@@ -54,6 +58,9 @@ from intake.readers.ink import added_ink  # noqa: E402
 from intake.template import load_templates  # noqa: E402
 from samplegen.fill import _spelt  # noqa: E402
 from samplegen.values import random_values  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import digit_styles  # noqa: E402
 
 DIGITS = "0123456789"
 CLASSES = ["<blank>"] + list(DIGITS)
@@ -207,9 +214,9 @@ def build_model():
         def __init__(self):
             super().__init__()
             # 32xW -> 16xW/2 -> 8xW/4 -> 4xW/4 -> 1xW/4
-            self.features = nn.Sequential(*block(1, 24, 2), *block(24, 48, 2), *block(48, 64, (2, 1)), *block(64, 96, (4, 1)))
-            self.rnn = nn.LSTM(96, 80, bidirectional=True, batch_first=True)
-            self.out = nn.Linear(160, len(CLASSES))
+            self.features = nn.Sequential(*block(1, 16, 2), *block(16, 32, 2), *block(32, 48, (2, 1)), *block(48, 64, (4, 1)))
+            self.rnn = nn.LSTM(64, 64, bidirectional=True, batch_first=True)
+            self.out = nn.Linear(128, len(CLASSES))
 
         def forward(self, x):  # logits (N, T, C)
             f = self.features(x).squeeze(2).permute(0, 2, 1)
@@ -247,6 +254,46 @@ def augment(line: np.ndarray, rng: random.Random) -> np.ndarray:
     dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
     m = np.float32([[sx, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(img, m, (max(8, int(round(w * sx))), h), borderValue=255)
+
+
+def synthetic_line(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A number in procedural pen-stroke digits (``digit_styles``: allographs MNIST lacks, no fonts,
+    no KanjiVG), set one per cell or freely, then faxed as the runtime sees it: binary, sometimes
+    at half the vertical resolution, with the reader's softening blur (dark ink on white)."""
+    comb = rng.random() < 0.5
+    digits = "".join(str(d) for d in rng.integers(0, 10, int(rng.choice([4, 6])) if comb else int(rng.integers(1, 6))))
+    # A comb line is the whole row of cells; a free-space line is cropped to the ink plus 6 px.
+    size = rng.uniform(34, 58) if comb else rng.uniform(24, 50)
+    pitch = int(rng.integers(50, 60))
+    glyphs = []
+    for d in digits:
+        g = digit_styles.stroke_digit(int(d), rng)
+        ys, xs = np.nonzero(g < 128)
+        g = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        scale = size * rng.uniform(0.85, 1.1) / g.shape[0]
+        glyphs.append(cv2.resize(g, (max(2, int(g.shape[1] * scale)), max(2, int(g.shape[0] * scale))), interpolation=cv2.INTER_AREA))
+    margin = 6
+    height = int(rng.integers(70, 90)) if comb else max(g.shape[0] for g in glyphs) + 2 * margin + int(rng.integers(0, 4))
+    if comb:
+        width = pitch * len(digits) + 2 * margin
+        lefts = [margin + k * pitch + (pitch - g.shape[1]) // 2 + int(rng.integers(-4, 5)) for k, g in enumerate(glyphs)]
+    else:
+        lefts, x = [], margin
+        for g in glyphs:
+            lefts.append(x)
+            x += g.shape[1] + int(rng.integers(-2, 12))
+        width = x + margin
+    line = np.full((height, max(width, max(lx + g.shape[1] for lx, g in zip(lefts, glyphs)) + margin)), 255, np.uint8)
+    for lx, g in zip(lefts, glyphs):
+        top = min(height - g.shape[0], max(0, (height - g.shape[0]) // 2 + int(rng.integers(-5, 6))))
+        lx = max(0, lx)
+        region = line[top : top + g.shape[0], lx : lx + g.shape[1]]
+        np.minimum(region, g[: region.shape[0], : region.shape[1]], out=region)
+    if rng.random() < 0.45:  # standard resolution: every other scan line
+        h, w = line.shape
+        line = cv2.resize(cv2.resize(line, (w, h // 2), interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_NEAREST)
+    line = np.where(line < rng.uniform(150, 210), 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(line, (3, 3), 0), digits
 
 
 def batches(items: list[int], lines, rng: random.Random, size: int):
@@ -292,13 +339,16 @@ def evaluate(model, lines, labels, items) -> float:
     return right / max(1, len(items))
 
 
-def train(harvest_path: Path, minutes: float, seed: int, out: Path) -> dict:
+def train(harvest_path: Path, minutes: float, seed: int, out: Path, synthetic_every: int = 4) -> dict:
+    """Train for ``minutes`` on the harvest (every ``synthetic_every``-th batch procedural lines
+    instead; 0 for none), keep the epoch best on the held-out faxes, export it."""
     import torch
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     rng = random.Random(seed)
+    np_rng = np.random.default_rng(seed)
     lines, labels, fax = load_harvest(harvest_path)
     faxes = sorted(set(fax.tolist()))
     held = set(random.Random(seed + 1).sample(faxes, int(len(faxes) * VALIDATION_SHARE)))
@@ -317,8 +367,11 @@ def train(harvest_path: Path, minutes: float, seed: int, out: Path) -> dict:
                 break
             for g in opt.param_groups:  # cosine decay over the time budget
                 g["lr"] = 2e-3 * 0.5 * (1 + np.cos(np.pi * elapsed / total_s))
-            x, frames = tensor_batch([augment(lines[i], rng) for i in idx])
-            targets = [torch.tensor([DIGITS.index(c) + 1 for c in labels[i]]) for i in idx]
+            images, texts = [augment(lines[i], rng) for i in idx], [labels[i] for i in idx]
+            if synthetic_every and steps % synthetic_every == synthetic_every - 1:
+                images, texts = map(list, zip(*(synthetic_line(np_rng) for _ in idx)))
+            x, frames = tensor_batch(images)
+            targets = [torch.tensor([DIGITS.index(c) + 1 for c in t]) for t in texts]
             log_probs = F.log_softmax(model(x), -1).permute(1, 0, 2)  # (T, N, C)
             loss = F.ctc_loss(log_probs, torch.cat(targets), torch.tensor(frames), torch.tensor([len(t) for t in targets]),
                               blank=0, zero_infinity=True)
@@ -338,6 +391,7 @@ def train(harvest_path: Path, minutes: float, seed: int, out: Path) -> dict:
     config = {"classes": CLASSES, "input_name": "input", "input_height": LINE_HEIGHT, "frame_width": WIDTH_STEP,
               "val_number_accuracy": round(best[0], 4), "epoch": best[2], "epochs": epoch,
               "train_lines": len(train_items), "val_lines": len(val_items),
+              "synthetic_batches": f"1 in {synthetic_every}" if synthetic_every else "none",
               "harvest": json.loads(harvest_path.with_suffix(".json").read_text()), "seed": seed,
               "train_minutes": round((time.perf_counter() - started) / 60, 1),
               "parameters": sum(p.numel() for p in model.parameters()),
@@ -366,13 +420,15 @@ def main(argv=None) -> int:
     ap.add_argument("--harvest", type=Path, default=HARVEST)
     ap.add_argument("--minutes", type=float, default=25.0, help="training time budget")
     ap.add_argument("--train-seed", type=int, default=0)
+    ap.add_argument("--synthetic-every", type=int, default=4,
+                    help="every N-th batch is procedural pen-stroke lines (0: harvest only)")
     ap.add_argument("--out", type=Path, default=MODEL)
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.step in ("all", "harvest"):
         harvest(args.count, args.seed, args.harvest, args.jobs)
     if args.step in ("all", "train"):
-        train(args.harvest, args.minutes, args.train_seed, args.out)
+        train(args.harvest, args.minutes, args.train_seed, args.out, args.synthetic_every)
     return 0
 
 
