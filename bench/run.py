@@ -55,7 +55,14 @@ def engine_configs() -> dict:
         e = default_engines()
         return Engines(text=TesseractTextRecogniser(lang="jpn"), digits_ocr=e.digits_ocr, digits_cnn=e.digits_cnn)
 
-    return {"product": default_engines, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
+    def crnn_cross() -> Engines:
+        from intake.readers.engines.onnx_sequence import OnnxSequenceReader
+
+        # The product with the bundled CRNN in PP-OCR's place as the digits' cross-check.
+        e = default_engines()
+        return Engines(text=e.text, digits_ocr=OnnxSequenceReader(), digits_cnn=e.digits_cnn, lexicon=e.lexicon)
+
+    return {"product": default_engines, "crnn-cross": crnn_cross, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
             "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 
