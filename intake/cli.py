@@ -4,6 +4,7 @@
     intake template show [--form ID] [--out PNG]
     intake template check
     intake watch / export / import-review / purge   (see intake.desk_cli)
+    intake review ... / intake status                (see intake.review.cli)
     intake bench                                     (see bench/)
 """
 
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         desk_cli = None
     if desk_cli is not None:
         desk_cli.register(sub)
+    from intake.review import cli as review_cli
+
+    review_cli.register(sub)
     try:
         from bench import cli as bench_cli
     except ImportError:

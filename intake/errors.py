@@ -146,3 +146,15 @@ class InboxIsDataFolderError(StoreError):
 
 class InboxMissingError(StoreError):
     reason = "inbox_missing"
+
+class VersionConflict(StoreError):
+    """Someone else decided the same record first: nothing was written; reload and look again."""
+
+    reason = "version_conflict"
+
+
+class ReviewError(IntakeError):
+    """A review decision cannot be made as asked (a rule not accepted, a note missing, a wrong state)."""
+
+    reason = "review_refused"
+    exit_code = ExitCode.bad_args

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from intake.errors import NotADatabaseError, StoreError, StoreWriteError
+from intake.errors import NotADatabaseError, StoreError, StoreWriteError, VersionConflict
 from intake.model import Record, record_json
 from intake.reasons import Reason
 
@@ -132,6 +132,44 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE records ADD COLUMN register TEXT;          -- JSON register object, NULL when none was loaded
     ALTER TABLE records ADD COLUMN register_version TEXT;  -- '<sha256 prefix>@<loaded time>'
+    """,
+    # 6 -> 7: review decisions. A record waits until a person decides: confirmed, on hold or returned
+    # to the sender (with a note); a fax that gave no record waits the same way. ``version`` grows
+    # with every decision so that two reviewers cannot overwrite each other unseen.
+    """
+    ALTER TABLE records ADD COLUMN decision TEXT
+        CHECK (decision IS NULL OR decision IN ('confirmed', 'on_hold', 'returned'));
+    ALTER TABLE records ADD COLUMN decision_note TEXT;
+    ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    UPDATE records SET decision = 'confirmed' WHERE review_state = 'reviewed';
+    ALTER TABLE audit ADD COLUMN note TEXT;
+    ALTER TABLE files ADD COLUMN decision TEXT
+        CHECK (decision IS NULL OR decision IN ('not_a_request', 'keyed', 'asked_again'));
+    ALTER TABLE files ADD COLUMN decision_note TEXT;
+    ALTER TABLE files ADD COLUMN reviewer TEXT;
+    ALTER TABLE files ADD COLUMN decided_at TEXT;
+    ALTER TABLE files ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE file_audit (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_sha256 TEXT NOT NULL REFERENCES files(sha256) ON DELETE CASCADE,
+        old_value   TEXT,
+        new_value   TEXT,
+        note        TEXT,
+        reviewer    TEXT NOT NULL,
+        at          TEXT NOT NULL
+    );
+    CREATE TABLE reviewers (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,              -- scrypt, see intake/review/accounts.py
+        created       TEXT NOT NULL
+    );
+    CREATE TABLE leases (
+        item     TEXT PRIMARY KEY,                -- a record id, or 'file:<sha256>'
+        reviewer TEXT NOT NULL,
+        expires  TEXT NOT NULL
+    );
+    CREATE INDEX records_by_decision ON records(decision, review_state, created);
+    CREATE INDEX file_audit_by_file ON file_audit(file_sha256);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -244,6 +282,9 @@ class StoredRecord:
     reviewed_at: str | None = None
     fields: dict[str, StoredField] = field(default_factory=dict)
     register: dict[str, Any] | None = None
+    decision: str | None = None  # None (waiting, or straight through), confirmed, on_hold, returned
+    decision_note: str | None = None
+    version: int = 0
 
     def values(self) -> dict[str, Any]:
         return {k: f.value for k, f in self.fields.items()}
@@ -270,6 +311,11 @@ class FileRow:
     reason: str | None
     stored_path: str | None
     original_name: bytes | None = None  # the name's bytes in the inbox (``name`` is its readable form)
+    decision: str | None = None  # None (waiting for a person), not_a_request, keyed, asked_again
+    decision_note: str | None = None
+    reviewer: str | None = None
+    decided_at: str | None = None
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -300,6 +346,11 @@ class ErasureReport:
     def counts(self) -> dict[str, int]:
         return {"fields": self.fields, "audit_rows": self.audit_rows, "crop_files": self.crop_files,
                 "fax_copies": self.fax_copies, "file_row": int(self.file_row)}
+    decision: str | None = None  # None (waiting for a person), not_a_request, keyed, asked_again
+    decision_note: str | None = None
+    reviewer: str | None = None
+    decided_at: str | None = None
+    version: int = 0
 
 
 @dataclass
@@ -575,6 +626,8 @@ class Store:
                 reasons=_reasons_load(row["reasons"]), created=row["created"], reviewer=row["reviewer"],
                 reviewed_at=row["reviewed_at"],
                 register=json.loads(row["register"]) if row["register"] else None,
+                decision=row["decision"], decision_note=row["decision_note"],
+                version=row["version"],
             )
             for f in self.db.execute("SELECT * FROM fields WHERE record_id = ? ORDER BY position", (rec.id,)):
                 rec.fields[f["key"]] = StoredField(
@@ -594,7 +647,11 @@ class Store:
         return self._load(f"r.review_state IN ({marks})", tuple(states))
 
     def pending_review(self) -> list[StoredRecord]:
-        return self.records(("pending",))
+        """Records waiting for a person: flagged, and no decision yet (on hold and returned are decided)."""
+        return self._load("r.review_state = 'pending' AND r.decision IS NULL")
+
+    def decided(self, decision: str) -> list[StoredRecord]:
+        return self._load("r.decision = ?", (decision,))
 
     def actionable(self) -> list[StoredRecord]:
         """Records operations can act on: reviewed by a person, or clean straight through."""
@@ -622,12 +679,137 @@ class Store:
                 )
                 n += 1
             cur = db.execute(
-                "UPDATE records SET review_state = 'reviewed', reviewer = ?, reviewed_at = ? WHERE id = ?",
+                "UPDATE records SET review_state = 'reviewed', decision = 'confirmed', reviewer = ?, reviewed_at = ?,"
+                " version = version + 1 WHERE id = ?",
                 (reviewer, when, rid),
             )
             if cur.rowcount != 1:
                 raise StoreError(f"no record {rid} in the store")
         return n
+
+    def record_decision(self, rid: str, decision: str | None, reviewer: str, *, changes: dict[str, Any] | None = None,
+                        note: str | None = None, accepted: list[tuple[str, tuple[str, ...]]] = (),
+                        expected_version: int | None = None, at: datetime | None = None) -> int:
+        """Apply changed values and a decision (None reopens) in ONE transaction; returns the new version.
+
+        Audit rows: one per changed field, one per rule accepted as written (key ``#accept``,
+        new value the reason code, note the fields), and one for the decision (key ``#decision``,
+        old and new state, note). ``expected_version``: the version the reviewer saw; if another
+        decision came in between, nothing is written and ``VersionConflict`` is raised.
+        """
+        when = iso(at or utcnow())
+        with self.transaction() as db:
+            row = db.execute("SELECT review_state, decision, version FROM records WHERE id = ?", (rid,)).fetchone()
+            if row is None:
+                raise StoreError(f"no record {rid} in the store")
+            if expected_version is not None and row["version"] != expected_version:
+                raise VersionConflict(f"record {rid} was changed by someone else (version {row['version']}, "
+                                      f"you saw {expected_version}); reload it")
+            for key, new in (changes or {}).items():
+                old = db.execute("SELECT value FROM fields WHERE record_id = ? AND key = ?", (rid, key)).fetchone()
+                if old is None:
+                    raise StoreError(f"record {rid} has no field {key}")
+                new_json = dumps(new)
+                if old["value"] == new_json:
+                    continue
+                db.execute("UPDATE fields SET value = ? WHERE record_id = ? AND key = ?", (new_json, rid, key))
+                self._audit(db, rid, key, old["value"], new_json, reviewer, when)
+            for code, keys in accepted:
+                self._audit(db, rid, "#accept", None, dumps(code), reviewer, when, ", ".join(keys))
+            old_state = row["decision"] or ("waiting" if row["review_state"] == "pending" else row["review_state"])
+            self._audit(db, rid, "#decision", dumps(old_state), dumps(decision or "waiting"), reviewer, when, note)
+            review_state = "reviewed" if decision == "confirmed" else "pending"
+            db.execute(
+                "UPDATE records SET decision = ?, decision_note = ?, review_state = ?, reviewer = ?, reviewed_at = ?,"
+                " version = version + 1 WHERE id = ?",
+                (decision, note, review_state, reviewer, when, rid),
+            )
+            return row["version"] + 1
+
+    @staticmethod
+    def _audit(db, rid: str, key: str, old: str | None, new: str | None, reviewer: str, when: str,
+               note: str | None = None) -> None:
+        db.execute(
+            "INSERT INTO audit (record_id, key, old_value, new_value, reviewer, at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rid, key, old, new, reviewer, when, note),
+        )
+
+    # -- faxes that gave no record (review) -------------------------------------------
+
+    def unread_files(self, *, waiting: bool = True) -> list[FileRow]:
+        """Files taken in that gave no record (no form, quarantined): waiting for a person, oldest first."""
+        cond = "decision IS NULL" if waiting else "decision IS NOT NULL"
+        rows = self.db.execute(
+            f"SELECT * FROM files WHERE state IN ('no_form', 'quarantined') AND {cond} ORDER BY received, sha256"
+        ).fetchall()
+        return [FileRow(**dict(r)) for r in rows]
+
+    def decide_file(self, sha256: str, decision: str | None, reviewer: str, *, note: str | None = None,
+                    keyed: list[tuple[Record, str]] = (), expected_version: int | None = None,
+                    at: datetime | None = None) -> list[str]:
+        """Decide an unread fax (None reopens); ``keyed``: records typed by hand from its pages, stored
+        confirmed with an audit row per typed field. One transaction; returns the new record ids."""
+        when = iso(at or utcnow())
+        ids = []
+        with self.transaction() as db:
+            row = db.execute("SELECT decision, version FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+            if row is None:
+                raise StoreError(f"no file {sha256[:12]} in the store")
+            if expected_version is not None and row["version"] != expected_version:
+                raise VersionConflict(f"fax {sha256[:12]} was decided by someone else; reload it")
+            for record, by_hand in keyed:
+                rid = record_id(sha256, record.source.page)
+                self._insert_record(db, rid, sha256, record, when, {})
+                for key, f in record.fields.items():
+                    if f.value is not None:
+                        self._audit(db, rid, key, None, dumps(f.value), reviewer, when, by_hand)
+                self._audit(db, rid, "#decision", dumps("waiting"), dumps("confirmed"), reviewer, when, by_hand)
+                db.execute("UPDATE records SET decision = 'confirmed', review_state = 'reviewed', reviewer = ?,"
+                           " reviewed_at = ?, version = 1 WHERE id = ?", (reviewer, when, rid))
+                ids.append(rid)
+            db.execute(
+                "INSERT INTO file_audit (file_sha256, old_value, new_value, note, reviewer, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (sha256, dumps(row["decision"] or "waiting"), dumps(decision or "waiting"), note, reviewer, when),
+            )
+            db.execute("UPDATE files SET decision = ?, decision_note = ?, reviewer = ?, decided_at = ?,"
+                       " version = version + 1 WHERE sha256 = ?", (decision, note, reviewer, when, sha256))
+        return ids
+
+    def file_audit(self, sha256: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM file_audit WHERE file_sha256 = ? ORDER BY id", (sha256,)).fetchall()
+        return [dict(r) | {"old_value": json.loads(r["old_value"]), "new_value": json.loads(r["new_value"])}
+                for r in rows]
+
+    # -- reviewers and leases ------------------------------------------------------------
+
+    def add_reviewer(self, name: str, password_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO reviewers (name, password_hash, created) VALUES (?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash",
+                       (name, password_hash, iso(utcnow())))
+
+    def reviewer_hash(self, name: str) -> str | None:
+        row = self.db.execute("SELECT password_hash FROM reviewers WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def take_lease(self, item: str, reviewer: str, seconds: float, *, now: datetime | None = None) -> str:
+        """Hold ``item`` for ``reviewer`` unless someone else holds an unexpired lease; returns the holder."""
+        t = now or utcnow()
+        with self.transaction() as db:
+            row = db.execute("SELECT reviewer, expires FROM leases WHERE item = ?", (item,)).fetchone()
+            if row and row["reviewer"] != reviewer and row["expires"] > iso(t):
+                return row["reviewer"]
+            db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)", (item, reviewer, iso(t + timedelta(seconds=seconds))))
+        return reviewer
+
+    def lease_holder(self, item: str, *, now: datetime | None = None) -> str | None:
+        row = self.db.execute("SELECT reviewer FROM leases WHERE item = ? AND expires > ?",
+                              (item, iso(now or utcnow()))).fetchone()
+        return row[0] if row else None
+
+    def release_lease(self, item: str, reviewer: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM leases WHERE item = ? AND reviewer = ?", (item, reviewer))
 
     def audit(self, rid: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit" + (" WHERE record_id = ?" if rid else "") + " ORDER BY id"

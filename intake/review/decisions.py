@@ -1,0 +1,179 @@
+"""Review decisions: nothing leaves the queue, and nothing changes, without an explicit decision.
+
+A flagged record waits until a person decides:
+  confirmed (確認済)   its values (with the person's corrections) go to operations;
+  on_hold (保留)       parked with a note (e.g. お客様確認中), not waiting, not actionable;
+  returned (差戻し)    sent back to the sender with a note.
+A decided record can be reopened: it waits again. Confirming a record that still breaks a form
+rule (the customer left 要/不要 blank, the weekday does not match the date) needs that rule accepted
+as written, by reason code; the acceptance is an audit row. A value that cannot be a value at all
+(a 13th month) can never be accepted: it must be corrected.
+
+A fax that gave no record (no form found, untrusted geometry, undecodable pages) waits as an unread
+fax until a person decides: not a request, keyed by hand (the typed record is validated like any
+other and stored confirmed), or asked the sender again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from intake.errors import ReviewError
+from intake.model import FieldReading, Record, SourceRef
+from intake.reasons import Reason, unique
+from intake.store import Store, StoredRecord
+from intake.template import Template
+
+RECORD_DECISIONS = ("confirmed", "on_hold", "returned")
+FILE_DECISIONS = ("not_a_request", "keyed", "asked_again")
+NEEDS_NOTE = ("on_hold", "returned", "not_a_request", "asked_again")
+# A value that is not a value of its kind: never accepted as written.
+INVALID_VALUE = "invalid_value"
+
+
+def state_of(record: StoredRecord) -> str:
+    """waiting, confirmed, on_hold, returned or straight_through."""
+    if record.decision:
+        return record.decision
+    if record.review_state == "pending":
+        return "waiting"
+    return "confirmed" if record.review_state == "reviewed" else record.review_state
+
+
+def breaches(template: Template, values: Mapping[str, Any]) -> list[Reason]:
+    """Every rule the values break, as reasons by code (``rule:<name>``), plus malformed values."""
+    from intake.validate import RULES, values_model
+
+    found: list[Reason] = []
+    checked = dict(values)
+    try:
+        values_model(template).model_validate(dict(values))
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = str(err["loc"][0])
+            key = template.fields[int(loc[1:])].key if re.fullmatch(r"f\d+", loc) else loc
+            text = str(err.get("ctx", {}).get("error", err["msg"])).removeprefix("Value error, ")
+            found.append(Reason.of(INVALID_VALUE, key, text=text))
+            checked[key] = None
+    for spec in template.fields:
+        if spec.required and checked.get(spec.key) is None and not any(r.about(spec.key) for r in found):
+            found.append(Reason.of("rule:required", spec.key))
+    for rule in template.rules:
+        check = RULES.get(rule.rule)
+        hit = check(checked, rule.fields, template) if check else {"": "unknown rule"}
+        if hit:
+            keys = [k for k in hit if k] or [k for k in rule.fields if "*" not in k]
+            found.append(Reason.of(f"rule:{rule.rule}", keys))
+    return list(unique(found))
+
+
+def parse_typed(template: Template, typed: Mapping[str, str | None]) -> tuple[dict[str, Any], list[Reason]]:
+    """What a person typed, per field key, as typed values; unparseable cells become ``invalid_value``."""
+    from intake.validate import parse_value
+
+    values: dict[str, Any] = {}
+    problems: list[Reason] = []
+    for key, text in typed.items():
+        try:
+            values[key] = parse_value(template.field(key), text)
+        except KeyError:
+            problems.append(Reason.of(INVALID_VALUE, key, text="not a field of this form"))
+        except ValueError as exc:
+            problems.append(Reason.of(INVALID_VALUE, key, text=str(exc)))
+    return values, problems
+
+
+@dataclass
+class Decision:
+    """What a reviewer decided about one record (``changes`` are typed values, already parsed)."""
+
+    decision: str
+    reviewer: str
+    changes: dict[str, Any]
+    note: str | None = None
+    accept: tuple[str, ...] = ()  # reason codes accepted as written
+    version: int | None = None  # the version the reviewer saw (None: do not check)
+
+
+def _check_common(decision: str, allowed: tuple[str, ...], reviewer: str, note: str | None) -> None:
+    if decision not in allowed:
+        raise ReviewError(f"unknown decision {decision!r}; use one of {', '.join(allowed)}")
+    if not reviewer.strip():
+        raise ReviewError("a reviewer name is required")
+    if decision in NEEDS_NOTE and not (note or "").strip():
+        raise ReviewError(f"{decision} needs a note (e.g. お客様確認中)")
+
+
+def decide(store: Store, template: Template, rid: str, d: Decision) -> int:
+    """Apply one decision to a waiting record; returns the record's new version."""
+    _check_common(d.decision, RECORD_DECISIONS, d.reviewer, d.note)
+    record = store.get_record(rid)
+    if record is None:
+        raise ReviewError(f"no record {rid} in the store")
+    state = state_of(record)
+    if state != "waiting":
+        raise ReviewError(f"record {rid} is {state}, not waiting; reopen it first")
+    accepted: list[tuple[str, tuple[str, ...]]] = []
+    if d.decision == "confirmed":
+        open_breaches = breaches(template, record.values() | d.changes)
+        invalid = [r for r in open_breaches if r.code == INVALID_VALUE]
+        if invalid:
+            raise ReviewError(f"record {rid}: correct {', '.join(k for r in invalid for k in r.fields)} first")
+        missing = sorted({r.code for r in open_breaches} - set(d.accept))
+        if missing:
+            raise ReviewError(f"record {rid} still breaks {', '.join(missing)}; correct it, or accept it as written")
+        accepted = [(r.code, r.fields) for r in open_breaches]
+    return store.record_decision(rid, d.decision, d.reviewer.strip(), changes=d.changes, note=d.note,
+                                 accepted=accepted, expected_version=d.version)
+
+
+def reopen(store: Store, rid: str, reviewer: str, *, note: str | None = None, version: int | None = None) -> int:
+    """Put a decided record back in the queue (the audit keeps what it was)."""
+    record = store.get_record(rid)
+    if record is None:
+        raise ReviewError(f"no record {rid} in the store")
+    if state_of(record) in ("waiting", "straight_through"):
+        raise ReviewError(f"record {rid} is {state_of(record)}; there is no decision to reopen")
+    if not reviewer.strip():
+        raise ReviewError("a reviewer name is required")
+    return store.record_decision(rid, None, reviewer.strip(), note=note, expected_version=version)
+
+
+def decide_unread(store: Store, template: Template | None, sha256: str, decision: str, reviewer: str, *,
+                  note: str | None = None, typed: Mapping[str, str | None] | None = None, page: int = 1,
+                  accept: tuple[str, ...] = (), version: int | None = None) -> list[str]:
+    """Decide an unread fax; ``keyed`` needs the record typed from its pages (``typed``: key -> text)."""
+    _check_common(decision, FILE_DECISIONS, reviewer, note)
+    row = store.lookup_file(sha256)
+    if row is None or row.state not in ("no_form", "quarantined"):
+        raise ReviewError(f"no unread fax {sha256[:12]} in the store")
+    if row.decision is not None:
+        raise ReviewError(f"fax {sha256[:12]} is already decided ({row.decision}); reopen it first")
+    keyed = []
+    if decision == "keyed":
+        if template is None or not typed:
+            raise ReviewError("a fax keyed by hand needs the record typed from its page")
+        values, problems = parse_typed(template, typed)
+        values = {spec.key: values.get(spec.key) for spec in template.fields}
+        found = problems + breaches(template, values)
+        if any(r.code == INVALID_VALUE for r in found):
+            raise ReviewError("correct " + ", ".join(k for r in found if r.code == INVALID_VALUE for k in r.fields))
+        missing = sorted({r.code for r in found} - set(accept))
+        if missing:
+            raise ReviewError(f"the typed record breaks {', '.join(missing)}; correct it, or accept it as written")
+        fields = {k: FieldReading(k, v, 1.0) for k, v in values.items()}
+        keyed.append((Record(SourceRef(row.name, page, sha256), template.id, fields), "keyed by hand"))
+    return store.decide_file(sha256, decision, reviewer.strip(), note=note, keyed=keyed, expected_version=version)
+
+
+def reopen_unread(store: Store, sha256: str, reviewer: str, *, note: str | None = None) -> None:
+    row = store.lookup_file(sha256)
+    if row is None or row.decision is None:
+        raise ReviewError(f"fax {sha256[:12]} has no decision to reopen")
+    if row.decision == "keyed":
+        raise ReviewError(f"fax {sha256[:12]} was keyed into records; reopen those records instead")
+    store.decide_file(sha256, None, reviewer.strip(), note=note)

@@ -1,0 +1,115 @@
+"""What the desk reads at the review station, Japanese first (English by ``--lang en`` or the locale).
+
+Field names come from the template's printed labels (送付年月日, 停止日, ...); where a printed label
+is shared by several fields (担当者名 for the customer and for NTT), the section is put in front.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from intake.messages import CATALOGUE, render
+from intake.reasons import Reason
+from intake.template import Template
+
+STATES = {
+    "ja": {"waiting": "未処理", "confirmed": "確認済", "on_hold": "保留", "returned": "差戻し",
+           "straight_through": "自動確認", "not_a_request": "依頼書ではない", "keyed": "手入力済",
+           "asked_again": "再送依頼"},
+    "en": {"waiting": "waiting", "confirmed": "confirmed", "on_hold": "on hold", "returned": "returned",
+           "straight_through": "straight through", "not_a_request": "not a request", "keyed": "keyed by hand",
+           "asked_again": "asked again"},
+}
+
+# Rule codes, until the shared catalogue (intake.messages) names them itself.
+RULES = {
+    "ja": {
+        "rule:required": "{fields}が空欄です",
+        "rule:row_complete": "{fields}: 行が揃っていません",
+        "rule:weekday_matches_date": "{fields}: 曜日が日付と合いません",
+        "rule:exactly_one": "{fields}: どちらか一つだけを記入してください",
+        "rule:not_before": "{fields}: 停止日が送付日より前です",
+        "rule:after": "{fields}: 開始が停止より後ではありません",
+        "rule:at_least_one": "停止するテレドーム番号がありません",
+        "invalid_value": "{fields}: 値として読めません ({text})",
+    },
+    "en": {
+        "rule:required": "{fields} is blank",
+        "rule:row_complete": "{fields}: the row is incomplete",
+        "rule:weekday_matches_date": "{fields}: the weekday does not match the date",
+        "rule:exactly_one": "{fields}: give exactly one",
+        "rule:not_before": "{fields}: the stop date is before the sending date",
+        "rule:after": "{fields}: the restart is not after the stop",
+        "rule:at_least_one": "no Teledome number to stop",
+        "invalid_value": "{fields}: not a valid value ({text})",
+    },
+}
+
+# Section names for printed labels that repeat (担当者名, 電話番号, 所属部門, テレドーム番号 ...).
+SECTIONS = {
+    "ja": {"customer_contact": "お客様", "ntt_contact": "NTT", "targets": "対象"},
+    "en": {"customer_contact": "customer", "ntt_contact": "NTT", "targets": "target"},
+}
+
+UI = {
+    "ja": {
+        "title": "確認ステーション", "queue": "確認待ち", "on_hold": "保留中", "unread": "読めなかったFAX",
+        "login": "ログイン", "logout": "ログアウト", "name": "名前", "password": "パスワード",
+        "confirm": "確認 (Ctrl+Enter)", "hold": "保留 (Alt+H)", "return": "差戻し (Alt+R)",
+        "reopen": "再開", "note": "メモ", "accept": "記入どおり認める", "flagged": "要確認の項目",
+        "others": "その他の項目", "held_by": "{who}さんが作業中です", "conflict": "他の人が先に変更しました。読み直してください。",
+        "empty": "確認待ちはありません", "received": "受信", "reasons": "理由", "value": "値",
+        "not_a_request": "依頼書ではない", "keyed": "手入力で登録", "asked_again": "再送を依頼",
+        "bad_login": "名前かパスワードが違います", "page": "ページ", "state": "状態", "back": "一覧へ",
+        "keys": "Tab/Enter: 次の要確認項目  Alt+Y: 要  Alt+N: 不要  Alt+F: フリー  Ctrl+Enter: 確認",
+    },
+    "en": {
+        "title": "Review station", "queue": "Waiting", "on_hold": "On hold", "unread": "Unread faxes",
+        "login": "Log in", "logout": "Log out", "name": "Name", "password": "Password",
+        "confirm": "Confirm (Ctrl+Enter)", "hold": "Hold (Alt+H)", "return": "Return (Alt+R)",
+        "reopen": "Reopen", "note": "Note", "accept": "accept as written", "flagged": "Flagged fields",
+        "others": "Other fields", "held_by": "{who} is working on this record", "conflict": "Someone else changed it first; reload.",
+        "empty": "Nothing waits for review", "received": "received", "reasons": "reasons", "value": "value",
+        "not_a_request": "Not a request", "keyed": "Key in by hand", "asked_again": "Ask the sender again",
+        "bad_login": "Wrong name or password", "page": "page", "state": "state", "back": "Back to the queue",
+        "keys": "Tab/Enter: next flagged field  Alt+Y: 要  Alt+N: 不要  Alt+F: フリー  Ctrl+Enter: confirm",
+    },
+}
+
+
+def state_word(state: str, lang: str) -> str:
+    return STATES.get(lang, STATES["ja"]).get(state, state)
+
+
+def field_label(template: Template | None, key: str, lang: str = "ja") -> str:
+    """The printed label of a field (with its section where the label repeats); the key in English."""
+    if template is None or lang != "ja":
+        return key
+    try:
+        label = template.field(key).label or key
+    except KeyError:
+        return key
+    parts = key.split(".")
+    section = SECTIONS["ja"].get(parts[0])
+    if section and parts[0] == "targets":
+        return f"{section}{int(parts[1]) + 1} {label}"
+    return f"{section} {label}" if section else label
+
+
+def as_reason(stored: Any) -> Reason:
+    """A reason as stored: a Reason, its JSON, or (older stores) a plain string."""
+    return stored if isinstance(stored, Reason) else Reason.from_json(stored)
+
+
+def say(reason: Reason, lang: str, template: Template | None = None) -> str:
+    """One reason in the desk's words."""
+    label = lambda k: field_label(template, k, lang)  # noqa: E731
+    if reason.code in CATALOGUE.get(lang, {}) or reason.code not in RULES.get(lang, RULES["ja"]):
+        return render(reason, lang, label)
+    sep = "、" if lang == "ja" else ", "
+    values = {"fields": sep.join(label(k) for k in reason.fields), "text": reason.get("text", "")}
+    return RULES[lang][reason.code].format(**values)
+
+
+def say_all(reasons: Iterable[Any], lang: str, template: Template | None = None) -> list[str]:
+    return [say(as_reason(r), lang, template) for r in reasons]
