@@ -93,8 +93,24 @@ def check_phone(v: str) -> str:
     return v
 
 
+ERAS = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988, "昭和": 1925, "s": 1925}
+_ERA_DATE = re.compile(r"(令和|平成|昭和|[rhs])\s*(\d{1,2}|元)\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?", re.I)
+
+
+def era_date(text: str) -> str | None:
+    """An era date as a desk worker types it (令和8年1月22日, R8.1.22, 令和元年5月1日) as YYYY-MM-DD; None if not one."""
+    m = _ERA_DATE.fullmatch(text.strip())
+    if not m:
+        return None
+    year = 1 if m.group(2) == "元" else int(m.group(2))
+    return f"{ERAS[m.group(1).lower()] + year:04d}-{int(m.group(3)):02d}-{int(m.group(4)):02d}"
+
+
 def parse_date(spec: PartsField, s: str) -> str:
-    m = re.fullmatch(r"(\d{2,4})[-/.](\d{1,2})[-/.](\d{1,2})", s)
+    era = era_date(s)
+    if era is not None:
+        return check_date(era)
+    m = re.fullmatch(r"(\d{2,4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", s)
     if not m:
         raise invalid("not_a_date", value=s)
     y = int(m.group(1)) + (2000 if len(m.group(1)) == 2 else 0)

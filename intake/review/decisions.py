@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from intake.errors import ReviewError
+from intake.errors import ReviewError, VersionConflict
 from intake.model import FieldReading, Record, SourceRef
 from intake.reasons import Reason, unique
 from intake.store import Store, StoredRecord
@@ -114,6 +114,8 @@ def decide(store: Store, template: Template, rid: str, d: Decision) -> int:
     record = store.get_record(rid)
     if record is None:
         raise ReviewError(f"no record {rid} in the store")
+    if d.version is not None and record.version != d.version:
+        raise VersionConflict(f"record {rid} was changed by someone else; reload it")
     state = state_of(record)
     if state != "waiting":
         raise ReviewError(f"record {rid} is {state}, not waiting; reopen it first")

@@ -144,12 +144,16 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
         return render_template("queue.html", items=items, held=held, decided=decided, counts=counts(s))
 
     def next_url(after: str | None = None) -> str:
+        """The oldest waiting item nobody else holds, leased to this reviewer on the way (so two
+        reviewers asking at once are sent to different records)."""
         s, me = store(), session["user"]
         for r in s.pending_review():
-            if r.id != after and s.lease_holder(r.id) in (None, me):
-                return url_for("record_page", rid=r.id)
+            if r.id != after and s.take_lease(r.id, me, LEASE_SECONDS) == me:
+                if decisions.state_of(s.get_record(r.id)) == "waiting":  # not decided while we looked
+                    return url_for("record_page", rid=r.id)
+                s.release_lease(r.id, me)
         for f in s.unread_files():
-            if s.lease_holder("file:" + f.sha256) in (None, me):
+            if s.take_lease("file:" + f.sha256, me, LEASE_SECONDS) == me:
                 return url_for("fax_page", sha=f.sha256)
         return url_for("queue")
 

@@ -2,6 +2,7 @@
 //   Tab / Enter     next flagged field (Enter on the last one goes to 確認)
 //   y / n / f       in a 要/不要 or ○ field: 要 (○), 不要 (×), フリー (○); Backspace clears
 //   Ctrl+Enter      confirm;  Alt+H / Alt+R  hold / return (type the note, then Enter)
+//   Alt+A           accept every listed rule break as the customer wrote it
 "use strict";
 (function () {
   const form = document.getElementById("decide");
@@ -42,6 +43,11 @@
       e.preventDefault();
       pending = document.getElementById(e.key === "h" ? "hold" : "return");
       note.focus();
+      return;
+    }
+    if (e.altKey && e.key === "a") {
+      e.preventDefault();
+      document.querySelectorAll("#breaches input[type=checkbox]").forEach(function (c) { c.checked = true; });
       return;
     }
     if (t === note && e.key === "Enter") {
