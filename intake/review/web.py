@@ -179,6 +179,11 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
                          "crop": bool(f and f.crop_path)})
         return sorted(rows, key=lambda r: not r["flagged"])
 
+    def record_level(rec) -> list:
+        """Reasons that belong to no field (the page could not be aligned, no target at all)."""
+        on_fields = {r for f in rec.fields.values() for r in f.reasons}
+        return [r for r in rec.reasons if r not in on_fields]
+
     @app.get("/records/<rid>")
     @login_required
     def record_page(rid: str):
@@ -189,7 +194,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
                     for r in decisions.breaches(template, rec.values())]
         return render_template("record.html", rec=rec, state=state, rows=field_rows(rec, template), breaches=breaches,
                                holder=holder if holder and holder != session["user"] else None,
-                               record_reasons=words.say_all(rec.reasons, lang(), template), audit=store().audit(rid))
+                               record_reasons=words.say_all(record_level(rec), lang(), template), audit=store().audit(rid))
 
     @app.get("/records/<rid>/page.png")
     @login_required

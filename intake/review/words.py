@@ -61,7 +61,7 @@ UI = {
         "empty": "確認待ちはありません", "received": "受信", "reasons": "理由", "value": "値",
         "not_a_request": "依頼書ではない", "keyed": "手入力で登録", "asked_again": "再送を依頼",
         "bad_login": "名前かパスワードが違います", "page": "ページ", "state": "状態", "back": "一覧へ",
-        "keys": "Tab/Enter: 次の要確認項目  y: 要/○  n: 不要/×  f: フリー○  Alt+A: 記入どおり認める  Alt+H: 保留  Alt+R: 差戻し  Ctrl+Enter: 確認",
+        "shortcuts": "Tab/Enter: 次の要確認項目  y: 要/○  n: 不要/×  f: フリー○  Alt+A: 記入どおり認める  Alt+H: 保留  Alt+R: 差戻し  Ctrl+Enter: 確認",
     },
     "en": {
         "title": "Review station", "queue": "Waiting", "on_hold": "On hold", "unread": "Unread faxes",
@@ -72,7 +72,7 @@ UI = {
         "empty": "Nothing waits for review", "received": "received", "reasons": "reasons", "value": "value",
         "not_a_request": "Not a request", "keyed": "Key in by hand", "asked_again": "Ask the sender again",
         "bad_login": "Wrong name or password", "page": "page", "state": "state", "back": "Back to the queue",
-        "keys": "Tab/Enter: next flagged field  y: 要/○  n: 不要/×  f: フリー○  Alt+A: accept as written  Alt+H: hold  Alt+R: return  Ctrl+Enter: confirm",
+        "shortcuts": "Tab/Enter: next flagged field  y: 要/○  n: 不要/×  f: フリー○  Alt+A: accept as written  Alt+H: hold  Alt+R: return  Ctrl+Enter: confirm",
     },
 }
 
