@@ -17,6 +17,9 @@ if [ "${1:-}" = "--test" ]; then
     && [ -f /usr/share/fonts/truetype/fifthhorseman/dkg.ttf ] && [ -f /usr/share/fonts/opentype/bwht/BecauseWeBuild-Regular.otf ] \
     && [ -f /usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf ] || need_apt=1
   packages="$packages fonts-klee fonts-kiloji fonts-dkg-handwriting fonts-bwht fonts-humor-sans"
+  # The review station's browser tests drive Debian's headless chromium through its own chromedriver.
+  { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || need_apt=1
+  packages="$packages chromium chromium-driver"
 fi
 if [ "$need_apt" = 1 ]; then
   echo "installing $packages ..." >&2
