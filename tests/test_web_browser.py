@@ -47,8 +47,9 @@ def station(tmp_path_factory):
     two reviewers, and `intake review serve` running on it."""
     from PIL import Image, ImageDraw
 
+    from intake.ingest import sha256_of
     from intake.pipeline import Pipeline
-    from intake.watch import Desk
+    from intake.watch import Desk, Watcher
 
     root = tmp_path_factory.mktemp("station")
     db = root / "data" / "intake.db"
@@ -62,15 +63,20 @@ def station(tmp_path_factory):
         draw.rectangle((150, y, 1500, y + 6), fill=0)
     cover.save(inbox / "cover.png", dpi=(200, 200))
     shutil.copy(REPO / "samples" / "bad" / "truncated.tif", inbox / "truncated.tif")
-    pipeline = Pipeline()
     truth = {json.loads(line)["file"]: json.loads(line) for line in (REPO / "samples" / "truth.jsonl").read_text().splitlines()}
+    shas = {p.name: sha256_of(p) for p in inbox.iterdir()}
     with Store(db) as store:
-        desk = Desk(store, root / "archive", root / "quarantine", process=pipeline.process_file)
-        outcomes = {p.name: desk.handle(p) for p in sorted(inbox.iterdir())}
+        desk = Desk(store, root / "archive", root / "quarantine", process=Pipeline().process_file)
+        desk.recover()
+        try:
+            Watcher(desk, inbox, settle=0, grace=0, progress=False).run_once()
+        finally:
+            desk.close()
+        files = {name: store.lookup_file(sha) for name, sha in shas.items()}
+        truth_by_id = {store.record_ids_of(shas[name])[0]: truth[name]["records"][0]["fields"] for name in FAXES}
         for name in ("tanaka", "sato"):
             store.add_reviewer(name, hash_password(PASSWORD))
         waiting = [r.id for r in store.pending_review()]
-    truth_by_id = {outcomes[name].record_ids[0]: truth[name]["records"][0]["fields"] for name in FAXES}
     assert len(waiting) >= 4, "the sample faxes should leave records to review"
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO), INTAKE_LANG="ja")
@@ -83,7 +89,7 @@ def station(tmp_path_factory):
             break
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
-    yield {"base": base, "db": db, "waiting": waiting, "truth": truth_by_id, "outcomes": outcomes, "server": server}
+    yield {"base": base, "db": db, "waiting": waiting, "truth": truth_by_id, "files": files, "server": server}
     server.terminate()
     log = server.communicate(timeout=10)[0]
     for values in truth_by_id.values():  # no personal data in the server's output
@@ -257,9 +263,9 @@ def test_unread_fax_is_seen_and_decided_in_the_browser(station):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    base, outcomes = station["base"], station["outcomes"]
-    cover = outcomes["cover.png"]
-    assert cover.kind == "no_form" and outcomes["truncated.tif"].kind == "quarantined"
+    base, files = station["base"], station["files"]
+    cover = files["cover.png"]
+    assert cover.state == "no_form" and files["truncated.tif"].state == "quarantined"
     d = browser()
     try:
         k = Keyboard(d)
@@ -273,14 +279,14 @@ def test_unread_fax_is_seen_and_decided_in_the_browser(station):
         wait_for(lambda: cover.sha256 not in d.current_url)
         with Store(station["db"]) as store:
             assert store.lookup_file(cover.sha256).decision == "not_a_request"
-            assert store.lookup_file(outcomes["truncated.tif"].sha256).decision is None  # still waiting
+            assert store.lookup_file(files["truncated.tif"].sha256).decision is None  # still waiting
     finally:
         d.quit()
 
 
 def test_login_is_required_for_every_page_and_image(station):
     base, rid = station["base"], station["waiting"][0]
-    sha = station["outcomes"]["cover.png"].sha256
+    sha = station["files"]["cover.png"].sha256
     opener = urllib.request.build_opener(NoRedirect)
     for path in ("/", "/next", f"/records/{rid}", f"/faxes/{sha}", f"/records/{rid}/page.png",
                  f"/records/{rid}/crops/stop.date.png", f"/faxes/{sha}/pages/1.png"):

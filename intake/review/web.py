@@ -294,7 +294,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
         row = fax_or_404(sha)
         holder = store().take_lease("file:" + sha, session["user"], LEASE_SECONDS) if row.decision is None else None
         try:
-            pages = len(images.fax_pages(row.stored_path)) if row.stored_path else 0
+            pages = len(images.fax_pages(store().resolve(row.stored_path))) if row.stored_path else 0
         except IntakeError:
             pages = 0
         template = next(iter(templates.values()))
@@ -309,7 +309,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
     def fax_image(sha: str, n: int):
         row = fax_or_404(sha)
         try:
-            pages = images.fax_pages(row.stored_path) if row.stored_path else []
+            pages = images.fax_pages(store().resolve(row.stored_path)) if row.stored_path else []
         except IntakeError:
             abort(404)
         if not 1 <= n <= len(pages):
