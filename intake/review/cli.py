@@ -118,7 +118,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from intake.review.words import say_all, state_word
+    from intake.review.words import say_all, state_word, unread_reason
     from intake.template import load_templates
 
     lang = _lang(args)
@@ -128,7 +128,7 @@ def cmd_list(args) -> int:
     rows = [(r.created, f"{r.id}  {state_word('waiting', lang)}  "
              + " / ".join(say_all(r.reasons, lang, templates.get(r.form))[:3])) for r in waiting]
     word = "読めなかったFAX" if lang == "ja" else "unread fax"
-    rows += [(f.received, f"{f.sha256[:16]}  {word}  [{f.reason or f.state}]") for f in unread]
+    rows += [(f.received, f"{f.sha256[:16]}  {word}  {unread_reason(f.reason, lang)}") for f in unread]
     for _, line in sorted(rows):
         print(line)
     if held:

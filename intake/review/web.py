@@ -136,7 +136,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
         s = store()
         items = [{"kind": "record", "id": r.id, "at": r.created, "reasons": words.say_all(r.reasons, lang(), templates.get(r.form))[:3],
                   "holder": s.lease_holder(r.id)} for r in s.pending_review()]
-        items += [{"kind": "fax", "id": f.sha256, "at": f.received, "reasons": [f.reason or f.state],
+        items += [{"kind": "fax", "id": f.sha256, "at": f.received, "reasons": [words.unread_reason(f.reason, lang())],
                    "holder": s.lease_holder("file:" + f.sha256)} for f in s.unread_files()]
         items.sort(key=lambda i: (i["at"], i["id"]))
         held = s.decided("on_hold")
@@ -302,7 +302,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
                  "flagged": False, "reasons": [], "crop": False} for s in template.fields]
         return render_template("fax.html", fax=row, pages=pages, rows=rows, form=template.id,
                                holder=holder if holder and holder != session["user"] else None,
-                               audit=store().file_audit(sha))
+                               audit=store().file_audit(sha), unread_reason=words.unread_reason(row.reason, lang()))
 
     @app.get("/faxes/<sha>/pages/<int:n>.png")
     @login_required

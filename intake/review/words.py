@@ -77,6 +77,21 @@ UI = {
 }
 
 
+# Why a fax gave no record, by the reason code the store keeps in front of its message.
+UNREAD = {
+    "ja": {"no_form_found": "依頼書のページが見つかりません", "internal_error": "処理中にエラーが起きました",
+           "": "ファイルを読めません"},
+    "en": {"no_form_found": "no form page found", "internal_error": "an error while processing", "": "the file cannot be read"},
+}
+
+
+def unread_reason(reason: str | None, lang: str) -> str:
+    """An unread fax's reason in words: its code (before the colon) looked up, else the generic one."""
+    code = (reason or "").split(":", 1)[0].strip()
+    table = UNREAD.get(lang, UNREAD["ja"])
+    return f"{table.get(code, table[''])} [{code}]" if code else table[""]
+
+
 def state_word(state: str, lang: str) -> str:
     return STATES.get(lang, STATES["ja"]).get(state, state)
 
