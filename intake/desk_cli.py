@@ -132,6 +132,8 @@ def register(sub) -> None:
                         "JSON Lines is always UTF-8")
     e.add_argument("--accept-lossy", action="store_true",
                    help="write a cp932 CSV even if characters must be changed or replaced by ? (counted on stderr)")
+    e.add_argument("--headers", choices=("ja", "keys"), default="ja",
+                   help="review sheet column titles: the form's printed labels (default) or the field keys")
     _add_db(e)
     e.set_defaults(func=cmd_export)
 
@@ -218,7 +220,8 @@ def cmd_export(args) -> int:
             if args.format == "jsonl":
                 print("intake: error: the review sheet is always CSV [bad_args]", file=sys.stderr)
                 return ExitCode.bad_args
-            n, _ = export_review(store, args.out, encoding or "utf-8", accept_lossy=args.accept_lossy)
+            n, _ = export_review(store, args.out, encoding or "utf-8", accept_lossy=args.accept_lossy,
+                                 headers=args.headers)
             print(say("review_rows", count=n), file=sys.stderr)
         else:
             n, _ = export_records(store, args.out, args.format or "jsonl", include_pending=args.all,

@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from intake.csvio import (
-    Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, read_sheet, unneutralise,
+    Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, unneutralise,
 )
 from intake.messages import field_labels, language, render
+from intake.review.sheet import FLAG_MARK, read_review_sheet
 from intake.store import Store, StoredRecord
 
 FIXED_COLUMNS = ["record_id", "source_file", "page", "reasons"]
 # What the desk's register says (shown, never imported): the registered contractor, each target row.
 REGISTER_COLUMNS = ["register_contractor", "register_targets"]
-CROPS_COLUMN = "flagged_crops"
-CONFIDENCE_SUFFIX = ".confidence"
 MAX_VALUE_CHARS = 1000  # the longest handwritten field (remarks) holds a few dozen characters
 SHEET_ENCODING = "cp932"  # the one legacy encoding a sheet may have been shown in
 RECORD_ID = re.compile(r"[0-9a-f]{16}-[0-9]{1,4}")  # intake.store.record_id; anything else is not echoed
@@ -63,13 +62,26 @@ def _field_keys(records: Iterable[StoredRecord]) -> list[str]:
     return keys
 
 
-def _crops_cell(r: StoredRecord) -> str:
-    return "; ".join(f"{k}: {f.crop_path}" for k, f in r.fields.items() if f.review and f.crop_path)
+def _said(r: StoredRecord, reasons) -> str:
+    """Reasons in the desk's words, one cell."""
+    labels = field_labels(r.form)
+    return "; ".join(render(reason, language(), labels) for reason in reasons)
 
 
 def _reasons_cell(r: StoredRecord) -> str:
-    labels = field_labels(r.form)
-    return "; ".join(render(reason, language(), labels) for reason in r.reasons)
+    return _said(r, r.reasons)
+
+
+def _flagged_keys(records: Iterable[StoredRecord]) -> list[str]:
+    return [k for k in _field_keys(records) if any(r.fields[k].review for r in records if k in r.fields)]
+
+
+def _field_cells(r: StoredRecord, key: str, crops: dict[tuple[str, str], str]) -> dict[str, str]:
+    """A flagged field's read-only cells: the 要確認 mark, its reasons, where its crop image is."""
+    f = r.fields.get(key)
+    if f is None or not f.review:
+        return {key + ".flag": "", key + ".reason": "", key + ".crop": ""}
+    return {key + ".flag": FLAG_MARK, key + ".reason": _said(r, f.reasons), key + ".crop": crops.get((r.id, key), "")}
 
 
 def register_cells(register: dict | None) -> list[str]:
@@ -87,18 +99,25 @@ def register_cells(register: dict | None) -> list[str]:
 # -- writing ----------------------------------------------------------------------
 
 
-def review_csv_text(records: list[StoredRecord]) -> str:
-    """The review sheet: one row per record, each field's value and confidence, crops of flagged fields."""
-    keys = _field_keys(records)
-    header = FIXED_COLUMNS + REGISTER_COLUMNS + [c for k in keys for c in (k, k + CONFIDENCE_SUFFIX)] + [CROPS_COLUMN]
+def review_csv_text(records: list[StoredRecord], headers: str = "keys",
+                    crops: dict[tuple[str, str], str] | None = None) -> str:
+    """The review sheet: one row per record with an empty decision to fill in, each field's value, and
+    for each field flagged in any row its 要確認 mark, reasons and crop image (intake.review.sheet)."""
+    from intake.review.sheet import DECISION_COLUMNS, title
+
+    keys, flagged = _field_keys(records), set(_flagged_keys(records))
+    columns = FIXED_COLUMNS + DECISION_COLUMNS + REGISTER_COLUMNS
+    columns += [c for k in keys for c in ([k, k + ".flag", k + ".reason", k + ".crop"] if k in flagged else [k])]
     rows = []
     for r in records:
-        row: list[object] = [r.id, r.file_name, r.page, _reasons_cell(r), *register_cells(r.register)]
+        cells = dict(zip(FIXED_COLUMNS, [r.id, r.file_name, r.page, _reasons_cell(r)]))
+        cells |= dict(zip(REGISTER_COLUMNS, register_cells(r.register)))
         for k in keys:
-            f = r.fields.get(k)
-            row += [cell_text(f.value), f"{f.confidence:.2f}"] if f else ["", ""]
-        rows.append(row + [_crops_cell(r)])
-    return csv_text(header, rows)
+            cells[k] = cell_text(r.fields[k].value) if k in r.fields else ""
+            if k in flagged:
+                cells |= _field_cells(r, k, crops or {})
+        rows.append([cells.get(c, "") for c in columns])
+    return csv_text([title(c, headers) for c in columns], rows)
 
 
 def records_csv_text(records: list[StoredRecord]) -> str:
@@ -118,10 +137,15 @@ def records_jsonl_text(records: list[StoredRecord]) -> str:
 
 
 def export_review(store: Store, out: str | Path | None, encoding: str = "utf-8", *,
-                  accept_lossy: bool = False) -> tuple[int, Changes]:
-    """Write the pending-review sheet; returns the number of rows and what the encoding changed."""
+                  accept_lossy: bool = False, headers: str = "keys") -> tuple[int, Changes]:
+    """Write the pending-review sheet (flagged crops copied beside it); returns the number of rows and
+    what the encoding changed."""
+    from intake.review.sheet import copy_crops
+
     records = store.pending_review()
-    changes = export_bytes(review_csv_text(records), out, encoding, bom=True, accept_lossy=accept_lossy)
+    crops = copy_crops(records, Path(out)) if out is not None else {}
+    changes = export_bytes(review_csv_text(records, headers, crops), out, encoding, bom=True,
+                           accept_lossy=accept_lossy)
     return len(records), changes
 
 
@@ -155,7 +179,10 @@ ROW_MESSAGES: dict[str, dict[str, str]] = {
         "already_done": "確認済みのため、この行は読み飛ばしました",
         "duplicate_row": "同じ行がもう一つあります (一度だけ使いました)",
         "conflicting_rows": "この記録の行が {count} 行あり、内容が違います。一行にしてください",
-        "read_only": "この列は変更できません (record_id, source_file, page, reasons, 確信度, 画像は読み取り専用です)",
+        "read_only": "この列は変更できません (記録ID、ファイル、ページ、理由、要確認、画像は読み取り専用です)",
+        "no_decision": "判断の列が空欄のため、この行は適用していません (確認・保留・差戻しのどれかを入れてください)",
+        "bad_decision": "判断の列には 確認・保留・差戻し のどれかを入れてください",
+        "refused": "この判断はできません ({decision}: 保留・差戻しにはメモが必要です。確認には、残る様式違反を直すか、記入どおり認める理由コードが必要です)",
         "not_a_field": "この様式の項目ではありません",
         "nul": "NUL 文字が含まれています",
         "line_break": "改行が含まれています。この項目は一行です",
@@ -172,7 +199,10 @@ ROW_MESSAGES: dict[str, dict[str, str]] = {
         "already_done": "already reviewed; row ignored",
         "duplicate_row": "the same row appears twice (used once)",
         "conflicting_rows": "the sheet has {count} rows for this record with different values; keep one",
-        "read_only": "this column cannot be changed (record_id, source_file, page, reasons, confidences and crops are read-only)",
+        "read_only": "this column cannot be changed (record_id, source_file, page, reasons, flags and crops are read-only)",
+        "no_decision": "the decision cell is blank: row not applied (write 確認, 保留 or 差戻し)",
+        "bad_decision": "the decision cell must say 確認, 保留 or 差戻し",
+        "refused": "this decision cannot be made ({decision}: hold and return need a note; confirming needs the remaining rule breaks corrected or accepted by code)",
         "not_a_field": "not a field of this form",
         "nul": "contains a NUL character",
         "line_break": "contains a line break; this field is one line",
@@ -247,7 +277,7 @@ def import_review_csv(store: Store, path: str | Path, reviewer: str, *, encoding
     """
     if not reviewer.strip():
         raise ReviewFileError("a reviewer name is required (--reviewer)")
-    sheet = read_sheet(path, encoding)
+    sheet = read_review_sheet(path, encoding)
     templates = templates if templates is not None else _templates_by_id()
     report = ImportReport()
     by_record: dict[str, list[tuple[int, dict[str, str]]]] = {}
@@ -277,11 +307,16 @@ def _templates_by_id() -> dict:
 
 def _import_row(store: Store, rid: str, line: int, row: dict[str, str | None], reviewer: str, templates: dict,
                 report: ImportReport) -> None:
+    """Apply one row's decision (intake.review.decisions) with its changed cells; a row without one is not applied."""
+    from intake.errors import ReviewError
+    from intake.review import decisions
+    from intake.review.sheet import decision_of
+
     rec = store.get_record(rid)
     if rec is None:
         report.rejected.append(RowProblem(rid, "", "unknown_record", line=line))
         return
-    if rec.review_state != "pending":
+    if decisions.state_of(rec) != "waiting":
         report.skipped.append(RowProblem(rid, "", "already_done", line=line))
         return
     template = templates.get(rec.form)
@@ -291,13 +326,31 @@ def _import_row(store: Store, rid: str, line: int, row: dict[str, str | None], r
     problems = [RowProblem(rid, col, "read_only", line=line) for col in _changed_read_only(rec, row)]
     changes, cell_problems = _changed_values(rec, row, template)
     problems += [RowProblem(rid, key, code, params, line) for key, code, params in cell_problems]
-    if not problems:
+    try:
+        decision = decision_of(unneutralise(row.get("decision") or ""))
+    except ValueError:
+        problems.append(RowProblem(rid, "decision", "bad_decision", line=line))
+        decision = "invalid"
+    if decision is None and not problems:
+        report.skipped.append(RowProblem(rid, "", "no_decision", line=line))
+        return
+    accept = tuple(re.split(r"[\s,;、]+", unneutralise(row.get("accept") or "").strip())) if row.get("accept") else ()
+    if not problems and decision == "confirmed":
         values = rec.values() | changes
-        problems += [RowProblem(rid, key, code, params, line) for key, code, params in _checks(template, values)]
+        open_keys = {k for r in decisions.breaches(template, values)
+                     if r.code == decisions.INVALID_VALUE or r.code not in accept for k in (r.fields or ("",))}
+        problems += [RowProblem(rid, key, code, params, line) for key, code, params in _checks(template, values)
+                     if key in open_keys or not key]
     if problems:
         report.rejected += problems
         return
-    report.changed_fields += store.apply_review(rid, changes, reviewer)
+    note = unneutralise(row.get("note") or "").strip() or None
+    try:
+        decisions.decide(store, template, rid, decisions.Decision(decision, reviewer, changes, note, accept))
+    except ReviewError:
+        report.rejected.append(RowProblem(rid, "", "refused", {"decision": decision}, line))
+        return
+    report.changed_fields += len(changes)
     report.applied.append(rid)
 
 
@@ -322,15 +375,18 @@ def _same_number(typed: str | None, exported: str) -> bool:
 
 def _changed_read_only(rec: StoredRecord, row: dict[str, str | None]) -> list[str]:
     """The read-only columns whose cells differ from what was exported."""
-    shown = [("source_file", rec.file_name), ("reasons", _reasons_cell(rec)), (CROPS_COLUMN, _crops_cell(rec)),
+    shown = [("source_file", rec.file_name), ("reasons", _reasons_cell(rec)),
              *zip(REGISTER_COLUMNS, register_cells(rec.register))]
+    for key in rec.fields:
+        if key + ".flag" in row:
+            cells = _field_cells(rec, key, {})
+            shown += [(key + ".flag", cells[key + ".flag"]), (key + ".reason", cells[key + ".reason"])]
+            crop = unneutralise(row.get(key + ".crop") or "").strip()
+            if crop and not re.fullmatch(rf"[^\\/]*_crops\\{re.escape(rec.id)}_{re.escape(key)}\.png", crop):
+                shown.append((key + ".crop", ""))
     changed = [col for col, now in shown if not _same_text(row.get(col), now)]
     if not _same_number(row.get("page"), str(rec.page)):
         changed.append("page")
-    for key, f in rec.fields.items():
-        col = key + CONFIDENCE_SUFFIX
-        if not _same_number(row.get(col), f"{f.confidence:.2f}"):
-            changed.append(col)
     return changed
 
 

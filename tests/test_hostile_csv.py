@@ -88,6 +88,7 @@ def test_unchanged_neutralised_cells_round_trip_whether_excel_keeps_the_quote_or
     [row] = rows_of(sheet)
     assert row["remarks"] == "'" + HOSTILE["remarks"]
     dropped = dict(row, **{k: v for k, v in HOSTILE.items() if k != "ntt_contact.name"})  # Excel saved without '
+    dropped["decision"] = "確認"
     write_rows(sheet, [dropped])
     report = import_review_csv(store, sheet, "tanaka")
     assert report.rejected == [] and report.applied == [hostile] and report.changed_fields == 0
@@ -111,6 +112,7 @@ def test_a_lone_dash_typed_by_a_reviewer_is_an_ordinary_value(store, pending, tm
     export_review(store, sheet)
     [row] = rows_of(sheet)
     row["remarks"] = "-"
+    row["decision"] = "確認"
     write_rows(sheet, [row])
     assert import_review_csv(store, sheet, "tanaka").applied == [pending]
     assert store.get_record(pending).fields["remarks"].value == "-"
@@ -122,7 +124,7 @@ def test_a_lone_dash_typed_by_a_reviewer_is_an_ordinary_value(store, pending, tm
 def test_stdout_gets_the_encoding_and_the_bom(store, pending, tmp_path):
     db = store.path
     utf8 = desk("export", "--review", db=db)
-    assert utf8.returncode == 0 and utf8.stdout.startswith(b"\xef\xbb\xbfrecord_id,")
+    assert utf8.returncode == 0 and utf8.stdout.startswith("\ufeff記録ID,".encode())
     sjis = desk("export", "--review", "--encoding", "cp932", db=db)
     assert sjis.returncode == 0 and not sjis.stdout.startswith(b"\xef\xbb\xbf")
     assert VALUES["contractor_name"] in sjis.stdout.decode("cp932")
@@ -246,8 +248,9 @@ TYPED = "山田太郎 090-1111-2222"  # what a reviewer typed: personal data tha
     ("source_file", "other.tif", "read_only"),
     ("page", "2", "read_only"),
     ("reasons", "", "read_only"),
-    ("stop.time.confidence", "0.99", "read_only"),
-    ("flagged_crops", "/etc/passwd", "read_only"),
+    ("stop.time.flag", "", "read_only"),
+    ("stop.time.reason", "", "read_only"),
+    ("stop.time.crop", "/etc/passwd", "read_only"),
 ])
 def test_bad_cells_reject_their_row_and_say_why_without_the_value(store, pending, tmp_path, cell, value, code):
     sheet, [row] = _exported(store, tmp_path)
@@ -274,10 +277,10 @@ def test_a_record_id_cell_that_holds_something_else_is_not_echoed(store, pending
 
 def test_excel_reformatting_of_read_only_numbers_is_not_a_change(store, pending, tmp_path):
     sheet, [row] = _exported(store, tmp_path)
-    assert row["stop.time.confidence"] == "0.55"
-    row["stop.time.confidence"] = ".55"
-    row["sent_date.confidence"] = "0.970"
+    assert row["page"] == "1"
+    row["page"] = "1.0"
     row["stop.time"] = "18:30"
+    row["decision"] = "確認"
     write_rows(sheet, [row])
     report = import_review_csv(store, sheet, "tanaka")
     assert report.rejected == [] and report.applied == [pending] and report.changed_fields == 1
@@ -290,16 +293,17 @@ def test_duplicate_rows_with_different_values_are_both_rejected(store, pending, 
     assert [(p.key, p.code, p.line) for p in report.rejected] == [("", "conflicting_rows", 2), ("", "conflicting_rows", 3)]
     assert report.applied == [] and store.get_record(pending).values() == VALUES
     # The same row twice is applied once, and said so.
-    write_rows(sheet, [row | {"stop.time": "18:30"}] * 2)
+    write_rows(sheet, [row | {"stop.time": "18:30", "decision": "確認"}] * 2)
     report = import_review_csv(store, sheet, "tanaka")
     assert report.applied == [pending] and [p.code for p in report.skipped] == ["duplicate_row"]
-    assert len(store.audit(pending)) == 1
+    assert [a["key"] for a in store.audit(pending)] == ["stop.time", "#decision"]
 
 
 def test_cross_field_failures_name_the_rule_not_the_dates(store, pending, tmp_path):
     sheet, [row] = _exported(store, tmp_path)
     row["resume.date"] = "2026-06-01"  # before the stop: the rule fails
     row["stop.weekday"] = "月"  # 2026-06-17 is a Wednesday
+    row["decision"] = "確認"
     write_rows(sheet, [row])
     report = import_review_csv(store, sheet, "tanaka")
     found = {(p.key, p.code) for p in report.rejected}
