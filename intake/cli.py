@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 import unicodedata
+import warnings
 from pathlib import Path
 
 from intake import __version__
@@ -163,10 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Pillow's own notes on a damaged file ("Corrupt EXIF data"): the file is quarantined with its reason code.
+QUIET_MODULES = ("PIL.Image", "PIL.TiffImagePlugin", "PIL.TiffTags")
+
+
+def quiet_library_notes() -> None:
+    """Keep library warnings off the desk's console, here and in the watcher's worker processes
+    (multiprocessing starts them with this interpreter's -W options)."""
+    for module in QUIET_MODULES:
+        warnings.filterwarnings("ignore", category=UserWarning, module=module.replace(".", r"\.") + r"\Z")
+        sys.warnoptions.append(f"ignore::UserWarning:{module}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    # Library warnings (Pillow on odd TIFF tags) go to the log, shown only with --verbose: the desk's
+    # console carries the product's own messages.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    if not args.verbose:
+        quiet_library_notes()
     try:
         return int(args.func(args))
     except IntakeError as exc:

@@ -698,8 +698,15 @@ class Watcher:
                 log.warning("an inbox entry that is not a regular file (%s) was left alone [not_a_regular_file]", kind)
 
     def _show_progress(self) -> None:
+        """A whole line per file handled, with what waits for a person: a line left open with a
+        carriage return would be glued to the next log message."""
         if self.progress:
-            sys.stderr.write(f"\r\x1b[Kintake watch: {self.stats.line()}")
+            from intake.messages import language
+            from intake.review.queue import counts
+
+            waiting = counts(self.desk.store).total_waiting
+            tail = f"確認待ち {waiting} 件" if language() == "ja" else f"{waiting} waiting for review"
+            sys.stderr.write(f"intake watch: {self.stats.line()}; {tail}\n")
             sys.stderr.flush()
 
     def run_once(self) -> Stats:
