@@ -745,8 +745,8 @@ class Store:
         return [FileRow(**dict(r)) for r in rows]
 
     def decide_file(self, sha256: str, decision: str | None, reviewer: str, *, note: str | None = None,
-                    keyed: list[tuple[Record, str]] = (), expected_version: int | None = None,
-                    at: datetime | None = None) -> list[str]:
+                    keyed: list[tuple[Record, str]] = (), accepted: list[tuple[str, tuple[str, ...]]] = (),
+                    expected_version: int | None = None, at: datetime | None = None) -> list[str]:
         """Decide an unread fax (None reopens); ``keyed``: records typed by hand from its pages, stored
         confirmed with an audit row per typed field. One transaction; returns the new record ids."""
         when = iso(at or utcnow())
@@ -763,6 +763,8 @@ class Store:
                 for key, f in record.fields.items():
                     if f.value is not None:
                         self._audit(db, rid, key, None, dumps(f.value), reviewer, when, by_hand)
+                for code, keys in accepted:
+                    self._audit(db, rid, "#accept", None, dumps(code), reviewer, when, ", ".join(keys))
                 self._audit(db, rid, "#decision", dumps("waiting"), dumps("confirmed"), reviewer, when, by_hand)
                 db.execute("UPDATE records SET decision = 'confirmed', review_state = 'reviewed', reviewer = ?,"
                            " reviewed_at = ?, version = 1 WHERE id = ?", (reviewer, when, rid))

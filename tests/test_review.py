@@ -18,6 +18,11 @@ from test_store import VALUES, make_record
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def japanese(monkeypatch):
+    monkeypatch.setenv("INTAKE_LANG", "ja")
+
+
 @pytest.fixture
 def store(tmp_path):
     with Store(tmp_path / "data" / "intake.db") as s:
@@ -57,19 +62,19 @@ def test_a_wrong_weekday_can_be_accepted_but_a_malformed_value_never(store, temp
     rid = add(store, 3, flagged={"stop.weekday": "weekday"}, values=VALUES | {"stop.weekday": "月"})
     decide(store, template, rid, Decision("confirmed", "sato", {}, accept=("rule:weekday_matches_date",)))
     rid2 = add(store, 4, flagged={"stop.date": "bad"}, values=VALUES | {"stop.date": "2026-13-01"})
-    with pytest.raises(ReviewError, match="correct stop.date"):
+    with pytest.raises(ReviewError, match=r"直してください \(stop.date\)"):
         decide(store, template, rid2, Decision("confirmed", "sato", {}, accept=("invalid_value", "rule:required")))
 
 
 def test_hold_return_need_a_note_and_reopen_puts_it_back(store, template):
     rid = add(store, 5, flagged={"remarks": "unsure"})
-    with pytest.raises(ReviewError, match="needs a note"):
+    with pytest.raises(ReviewError, match="メモが必要です"):
         decide(store, template, rid, Decision("on_hold", "tanaka", {}))
     decide(store, template, rid, Decision("on_hold", "tanaka", {}, note="お客様確認中"))
     rec = store.get_record(rid)
     assert state_of(rec) == "on_hold" and rec.decision_note == "お客様確認中" and store.actionable() == []
     assert counts(store).on_hold == 1 and counts(store).waiting == 0
-    with pytest.raises(ReviewError, match="reopen it first"):
+    with pytest.raises(ReviewError, match="先に再開してください"):
         decide(store, template, rid, Decision("returned", "tanaka", {}, note="x"))
     reopen(store, rid, "sato")
     decide(store, template, rid, Decision("returned", "sato", {}, note="FAX不鮮明"))

@@ -144,3 +144,29 @@ def test_fifty_records_cleared_by_two_reviewers_at_once_none_lost_none_doubled(d
         assert s.pending_review() == []
     print(f"\n50-record queue: tanaka {len(decided['tanaka'])}, sato {len(decided['sato'])}, "
           f"refused collisions {len(conflicts)}, decisions audited {len(rows)}")
+
+
+def test_an_unread_fax_keyed_by_hand_becomes_a_checked_audited_record(db):
+    from test_store import VALUES
+
+    with Store(db) as s:
+        s.save_file("ee" * 32, "no_form.tif", [])
+    client = logged_in(create_app(db, secret=b"k" * 32), "tanaka")
+    page = client.get("/faxes/" + "ee" * 32).get_data(as_text=True)
+    assert "依頼書のページが見つかりません" in page and 'name="v:stop.date"' in page
+    typed = {f"v:{k}": ("" if v is None else ("要" if v else "不要") if isinstance(v, bool) else str(v))
+             for k, v in VALUES.items()}
+    for k in ("stop.free", "resume.free", "office_use.received", "office_use.stopped", "office_use.started"):
+        typed[f"v:{k}"] = "×"
+    form = {"csrf": token(page), "version": "0", "form": "teledome_stop_request", "decision": "keyed",
+            "note": "手入力"}
+    bad = client.post("/faxes/" + "ee" * 32 + "/decide", data=form | typed | {"v:stop.weekday": "月"})
+    assert bad.status_code == 409 and "rule:weekday_matches_date" in bad.get_data(as_text=True)
+    done = client.post("/faxes/" + "ee" * 32 + "/decide", data=form | typed)
+    assert done.status_code == 302
+    with Store(db) as s:
+        [rid] = s.record_ids_of("ee" * 32)
+        rec = s.get_record(rid)
+        assert rec.decision == "confirmed" and rec.values() == VALUES and rec.reviewer == "tanaka"
+        assert s.lookup_file("ee" * 32).decision == "keyed"
+        assert {a["key"] for a in s.audit(rid)} >= {"sent_date", "customer_contact.phone", "#decision"}

@@ -26,6 +26,8 @@ from intake.errors import ReviewError, VersionConflict
 from intake.model import FieldReading, Record, SourceRef
 from intake.reasons import Reason, unique
 from intake.store import Store, StoredRecord
+from intake.messages import language
+from intake.review.words import refusal
 from intake.template import Template
 
 RECORD_DECISIONS = ("confirmed", "on_hold", "returned")
@@ -99,13 +101,20 @@ class Decision:
     version: int | None = None  # the version the reviewer saw (None: do not check)
 
 
+def refuse(code: str, **params) -> ReviewError:
+    """A refused decision, said in the desk's language (``exc.code`` keeps the reason)."""
+    exc = ReviewError(refusal(code, language(), **params))
+    exc.code = code
+    return exc
+
+
 def _check_common(decision: str, allowed: tuple[str, ...], reviewer: str, note: str | None) -> None:
     if decision not in allowed:
-        raise ReviewError(f"unknown decision {decision!r}; use one of {', '.join(allowed)}")
+        raise refuse("unknown_decision", decision=decision, allowed=", ".join(allowed))
     if not reviewer.strip():
-        raise ReviewError("a reviewer name is required")
+        raise refuse("no_reviewer")
     if decision in NEEDS_NOTE and not (note or "").strip():
-        raise ReviewError(f"{decision} needs a note (e.g. お客様確認中)")
+        raise refuse("needs_note", decision=decision)
 
 
 def decide(store: Store, template: Template, rid: str, d: Decision) -> int:
@@ -113,21 +122,21 @@ def decide(store: Store, template: Template, rid: str, d: Decision) -> int:
     _check_common(d.decision, RECORD_DECISIONS, d.reviewer, d.note)
     record = store.get_record(rid)
     if record is None:
-        raise ReviewError(f"no record {rid} in the store")
+        raise refuse("no_record", id=rid)
     if d.version is not None and record.version != d.version:
-        raise VersionConflict(f"record {rid} was changed by someone else; reload it")
+        raise VersionConflict(refusal("changed", language(), id=rid))
     state = state_of(record)
     if state != "waiting":
-        raise ReviewError(f"record {rid} is {state}, not waiting; reopen it first")
+        raise refuse("not_waiting", id=rid, state=state)
     accepted: list[tuple[str, tuple[str, ...]]] = []
     if d.decision == "confirmed":
         open_breaches = breaches(template, record.values() | d.changes)
         invalid = [r for r in open_breaches if r.code == INVALID_VALUE]
         if invalid:
-            raise ReviewError(f"record {rid}: correct {', '.join(k for r in invalid for k in r.fields)} first")
+            raise refuse("correct_first", id=rid, fields=", ".join(k for r in invalid for k in r.fields))
         missing = sorted({r.code for r in open_breaches} - set(d.accept))
         if missing:
-            raise ReviewError(f"record {rid} still breaks {', '.join(missing)}; correct it, or accept it as written")
+            raise refuse("rule_not_accepted", id=rid, codes=", ".join(missing))
         accepted = [(r.code, r.fields) for r in open_breaches]
     return store.record_decision(rid, d.decision, d.reviewer.strip(), changes=d.changes, note=d.note,
                                  accepted=accepted, expected_version=d.version)
@@ -137,11 +146,11 @@ def reopen(store: Store, rid: str, reviewer: str, *, note: str | None = None, ve
     """Put a decided record back in the queue (the audit keeps what it was)."""
     record = store.get_record(rid)
     if record is None:
-        raise ReviewError(f"no record {rid} in the store")
+        raise refuse("no_record", id=rid)
     if state_of(record) in ("waiting", "straight_through"):
-        raise ReviewError(f"record {rid} is {state_of(record)}; there is no decision to reopen")
+        raise refuse("nothing_to_reopen", id=rid, state=state_of(record))
     if not reviewer.strip():
-        raise ReviewError("a reviewer name is required")
+        raise refuse("no_reviewer")
     return store.record_decision(rid, None, reviewer.strip(), note=note, expected_version=version)
 
 
@@ -152,30 +161,32 @@ def decide_unread(store: Store, template: Template | None, sha256: str, decision
     _check_common(decision, FILE_DECISIONS, reviewer, note)
     row = store.lookup_file(sha256)
     if row is None or row.state not in ("no_form", "quarantined"):
-        raise ReviewError(f"no unread fax {sha256[:12]} in the store")
+        raise refuse("no_unread_fax", id=sha256[:12])
     if row.decision is not None:
-        raise ReviewError(f"fax {sha256[:12]} is already decided ({row.decision}); reopen it first")
-    keyed = []
+        raise refuse("already_decided", id=sha256[:12], state=row.decision)
+    keyed, accepted = [], []
     if decision == "keyed":
         if template is None or not typed:
-            raise ReviewError("a fax keyed by hand needs the record typed from its page")
+            raise refuse("keyed_needs_values")
         values, problems = parse_typed(template, typed)
         values = {spec.key: values.get(spec.key) for spec in template.fields}
         found = problems + breaches(template, values)
         if any(r.code == INVALID_VALUE for r in found):
-            raise ReviewError("correct " + ", ".join(k for r in found if r.code == INVALID_VALUE for k in r.fields))
+            raise refuse("correct_first", id=sha256[:12], fields=", ".join(k for r in found if r.code == INVALID_VALUE for k in r.fields))
         missing = sorted({r.code for r in found} - set(accept))
         if missing:
-            raise ReviewError(f"the typed record breaks {', '.join(missing)}; correct it, or accept it as written")
+            raise refuse("rule_not_accepted", id=sha256[:12], codes=", ".join(missing))
+        accepted = [(r.code, r.fields) for r in found]
         fields = {k: FieldReading(k, v, 1.0) for k, v in values.items()}
         keyed.append((Record(SourceRef(row.name, page, sha256), template.id, fields), "keyed by hand"))
-    return store.decide_file(sha256, decision, reviewer.strip(), note=note, keyed=keyed, expected_version=version)
+    return store.decide_file(sha256, decision, reviewer.strip(), note=note, keyed=keyed, accepted=accepted,
+                             expected_version=version)
 
 
 def reopen_unread(store: Store, sha256: str, reviewer: str, *, note: str | None = None) -> None:
     row = store.lookup_file(sha256)
     if row is None or row.decision is None:
-        raise ReviewError(f"fax {sha256[:12]} has no decision to reopen")
+        raise refuse("nothing_to_reopen", id=sha256[:12], state="waiting")
     if row.decision == "keyed":
-        raise ReviewError(f"fax {sha256[:12]} was keyed into records; reopen those records instead")
+        raise refuse("keyed_reopen", id=sha256[:12])
     store.decide_file(sha256, None, reviewer.strip(), note=note)

@@ -85,6 +85,47 @@ UNREAD = {
 }
 
 
+# Why a decision was refused (intake.review.decisions.refuse), per language.
+REFUSALS = {
+    "ja": {
+        "unknown_decision": "判断 {decision} はありません ({allowed} のどれか)",
+        "no_reviewer": "確認者の名前が必要です",
+        "needs_note": "{decision} にはメモが必要です (例: お客様確認中)",
+        "no_record": "記録 {id} はありません",
+        "not_waiting": "記録 {id} は{state}です。判断し直すには先に再開してください",
+        "changed": "記録 {id} は他の人が先に変更しました。読み直してください",
+        "correct_first": "記録 {id}: 値として読めない項目を直してください ({fields})",
+        "rule_not_accepted": "記録 {id} はまだ様式の確認に合いません ({codes})。直すか、記入どおり認めてください",
+        "nothing_to_reopen": "記録 {id} は{state}です。再開する判断がありません",
+        "no_unread_fax": "読めなかったFAX {id} はありません",
+        "already_decided": "FAX {id} は判断済みです ({state})。先に再開してください",
+        "keyed_needs_values": "手入力で登録するには、ページから記録を入力してください",
+        "keyed_reopen": "FAX {id} は記録として登録済みです。その記録を再開してください",
+    },
+    "en": {
+        "unknown_decision": "unknown decision {decision}; use one of {allowed}",
+        "no_reviewer": "a reviewer name is required",
+        "needs_note": "{decision} needs a note (e.g. お客様確認中)",
+        "no_record": "no record {id} in the store",
+        "not_waiting": "record {id} is {state}, not waiting; reopen it first",
+        "changed": "record {id} was changed by someone else; reload it",
+        "correct_first": "record {id}: correct {fields} first",
+        "rule_not_accepted": "record {id} still breaks {codes}; correct it, or accept it as written",
+        "nothing_to_reopen": "record {id} is {state}; there is no decision to reopen",
+        "no_unread_fax": "no unread fax {id} in the store",
+        "already_decided": "fax {id} is already decided ({state}); reopen it first",
+        "keyed_needs_values": "a fax keyed by hand needs the record typed from its page",
+        "keyed_reopen": "fax {id} was keyed into records; reopen those records instead",
+    },
+}
+
+
+def refusal(code: str, lang: str, **params) -> str:
+    if "state" in params:
+        params["state"] = state_word(str(params["state"]), lang)
+    return REFUSALS.get(lang, REFUSALS["ja"])[code].format(**params)
+
+
 def unread_reason(reason: str | None, lang: str) -> str:
     """An unread fax's reason in words: its code (before the colon) looked up, else the generic one."""
     code = (reason or "").split(":", 1)[0].strip()
