@@ -338,7 +338,7 @@ def _import_row(store: Store, rid: str, line: int, row: dict[str, str | None], r
     if not problems and decision == "confirmed":
         values = rec.values() | changes
         open_keys = {k for r in decisions.breaches(template, values)
-                     if r.code == decisions.INVALID_VALUE or r.code not in accept for k in (r.fields or ("",))}
+                     if not decisions.acceptable(r) or r.code not in accept for k in (r.fields or ("",))}
         problems += [RowProblem(rid, key, code, params, line) for key, code, params in _checks(template, values)
                      if key in open_keys or not key]
     if problems:

@@ -63,7 +63,7 @@ def test_a_wrong_weekday_can_be_accepted_but_a_malformed_value_never(store, temp
     decide(store, template, rid, Decision("confirmed", "sato", {}, accept=("rule:weekday_matches_date",)))
     rid2 = add(store, 4, flagged={"stop.date": "bad"}, values=VALUES | {"stop.date": "2026-13-01"})
     with pytest.raises(ReviewError, match=r"直してください \(stop.date\)"):
-        decide(store, template, rid2, Decision("confirmed", "sato", {}, accept=("invalid_value", "rule:required")))
+        decide(store, template, rid2, Decision("confirmed", "sato", {}, accept=("not_a_date", "rule:required")))
 
 
 def test_hold_return_need_a_note_and_reopen_puts_it_back(store, template):

@@ -16,15 +16,12 @@ other and stored confirmed), or asked the sender again.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from pydantic import ValidationError
-
 from intake.errors import ReviewError, VersionConflict
 from intake.model import FieldReading, Record, SourceRef
-from intake.reasons import Reason, unique
+from intake.reasons import InvalidValue, Reason
 from intake.store import Store, StoredRecord
 from intake.messages import language
 from intake.review.words import refusal
@@ -33,8 +30,6 @@ from intake.template import Template
 RECORD_DECISIONS = ("confirmed", "on_hold", "returned")
 FILE_DECISIONS = ("not_a_request", "keyed", "asked_again")
 NEEDS_NOTE = ("on_hold", "returned", "not_a_request", "asked_again")
-# A value that is not a value of its kind: never accepted as written.
-INVALID_VALUE = "invalid_value"
 
 
 def state_of(record: StoredRecord) -> str:
@@ -47,34 +42,19 @@ def state_of(record: StoredRecord) -> str:
 
 
 def breaches(template: Template, values: Mapping[str, Any]) -> list[Reason]:
-    """Every rule the values break, as reasons by code (``rule:<name>``), plus malformed values."""
-    from intake.validate import RULES, values_model
+    """Every problem the values have, by code: the form's rules (``rule:<name>``) and malformed values."""
+    from intake.validate import check_values
 
-    found: list[Reason] = []
-    checked = dict(values)
-    try:
-        values_model(template).model_validate(dict(values))
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = str(err["loc"][0])
-            key = template.fields[int(loc[1:])].key if re.fullmatch(r"f\d+", loc) else loc
-            text = str(err.get("ctx", {}).get("error", err["msg"])).removeprefix("Value error, ")
-            found.append(Reason.of(INVALID_VALUE, key, text=text))
-            checked[key] = None
-    for spec in template.fields:
-        if spec.required and checked.get(spec.key) is None and not any(r.about(spec.key) for r in found):
-            found.append(Reason.of("rule:required", spec.key))
-    for rule in template.rules:
-        check = RULES.get(rule.rule)
-        hit = check(checked, rule.fields, template) if check else {"": "unknown rule"}
-        if hit:
-            keys = [k for k in hit if k] or [k for k in rule.fields if "*" not in k]
-            found.append(Reason.of(f"rule:{rule.rule}", keys))
-    return list(unique(found))
+    return list(check_values(template, dict(values)))
+
+
+def acceptable(reason: Reason) -> bool:
+    """A rule the customer may have broken as written; a malformed value is never acceptable."""
+    return reason.code.startswith("rule:")
 
 
 def parse_typed(template: Template, typed: Mapping[str, str | None]) -> tuple[dict[str, Any], list[Reason]]:
-    """What a person typed, per field key, as typed values; unparseable cells become ``invalid_value``."""
+    """What a person typed, per field key, as typed values, and the reasons for the cells that do not parse."""
     from intake.validate import parse_value
 
     values: dict[str, Any] = {}
@@ -83,9 +63,11 @@ def parse_typed(template: Template, typed: Mapping[str, str | None]) -> tuple[di
         try:
             values[key] = parse_value(template.field(key), text)
         except KeyError:
-            problems.append(Reason.of(INVALID_VALUE, key, text="not a field of this form"))
+            problems.append(Reason.of("not_a_field", key))
+        except InvalidValue as exc:
+            problems.append(exc.reason.naming(key))
         except ValueError as exc:
-            problems.append(Reason.of(INVALID_VALUE, key, text=str(exc)))
+            problems.append(Reason.of("value_invalid", key, value=str(exc)))
     return values, problems
 
 
@@ -131,7 +113,7 @@ def decide(store: Store, template: Template, rid: str, d: Decision) -> int:
     accepted: list[tuple[str, tuple[str, ...]]] = []
     if d.decision == "confirmed":
         open_breaches = breaches(template, record.values() | d.changes)
-        invalid = [r for r in open_breaches if r.code == INVALID_VALUE]
+        invalid = [r for r in open_breaches if not acceptable(r)]
         if invalid:
             raise refuse("correct_first", id=rid, fields=", ".join(k for r in invalid for k in r.fields))
         missing = sorted({r.code for r in open_breaches} - set(d.accept))
@@ -171,8 +153,9 @@ def decide_unread(store: Store, template: Template | None, sha256: str, decision
         values, problems = parse_typed(template, typed)
         values = {spec.key: values.get(spec.key) for spec in template.fields}
         found = problems + breaches(template, values)
-        if any(r.code == INVALID_VALUE for r in found):
-            raise refuse("correct_first", id=sha256[:12], fields=", ".join(k for r in found if r.code == INVALID_VALUE for k in r.fields))
+        if not all(acceptable(r) for r in found):
+            raise refuse("correct_first", id=sha256[:12],
+                         fields=", ".join(k for r in found if not acceptable(r) for k in r.fields))
         missing = sorted({r.code for r in found} - set(accept))
         if missing:
             raise refuse("rule_not_accepted", id=sha256[:12], codes=", ".join(missing))

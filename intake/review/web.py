@@ -191,7 +191,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
         state = decisions.state_of(rec)
         holder = store().take_lease(rid, session["user"], LEASE_SECONDS) if state == "waiting" else None
         breaches = [{"code": r.code, "text": words.say(r, lang(), template)}
-                    for r in decisions.breaches(template, rec.values())]
+                    for r in decisions.breaches(template, rec.values()) if decisions.acceptable(r)]
         return render_template("record.html", rec=rec, state=state, rows=field_rows(rec, template), breaches=breaches,
                                holder=holder if holder and holder != session["user"] else None,
                                record_reasons=words.say_all(record_level(rec), lang(), template), audit=store().audit(rid))
@@ -224,8 +224,9 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
             for k in r.fields:
                 by_field.setdefault(k, []).append(words.say(r, lang(), template))
         return {"fields": by_field,
-                "breaches": [{"code": r.code, "text": words.say(r, lang(), template)} for r in found],
-                "invalid": any(r.code == decisions.INVALID_VALUE for r in found)}
+                "breaches": [{"code": r.code, "text": words.say(r, lang(), template), "acceptable": decisions.acceptable(r)}
+                             for r in found],
+                "invalid": not all(decisions.acceptable(r) for r in found)}
 
     @app.post("/api/check/<form>")
     @login_required

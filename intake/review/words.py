@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from intake.messages import CATALOGUE, render
+from intake.messages import render
 from intake.reasons import Reason
 from intake.template import Template
 
@@ -19,30 +19,6 @@ STATES = {
     "en": {"waiting": "waiting", "confirmed": "confirmed", "on_hold": "on hold", "returned": "returned",
            "straight_through": "straight through", "not_a_request": "not a request", "keyed": "keyed by hand",
            "asked_again": "asked again"},
-}
-
-# Rule codes, until the shared catalogue (intake.messages) names them itself.
-RULES = {
-    "ja": {
-        "rule:required": "{fields}が空欄です",
-        "rule:row_complete": "{fields}: 行が揃っていません",
-        "rule:weekday_matches_date": "{fields}: 曜日が日付と合いません",
-        "rule:exactly_one": "{fields}: どちらか一つだけを記入してください",
-        "rule:not_before": "{fields}: 停止日が送付日より前です",
-        "rule:after": "{fields}: 開始が停止より後ではありません",
-        "rule:at_least_one": "停止するテレドーム番号がありません",
-        "invalid_value": "{fields}: 値として読めません ({text})",
-    },
-    "en": {
-        "rule:required": "{fields} is blank",
-        "rule:row_complete": "{fields}: the row is incomplete",
-        "rule:weekday_matches_date": "{fields}: the weekday does not match the date",
-        "rule:exactly_one": "{fields}: give exactly one",
-        "rule:not_before": "{fields}: the stop date is before the sending date",
-        "rule:after": "{fields}: the restart is not after the stop",
-        "rule:at_least_one": "no Teledome number to stop",
-        "invalid_value": "{fields}: not a valid value ({text})",
-    },
 }
 
 # Section names for printed labels that repeat (担当者名, 電話番号, 所属部門, テレドーム番号 ...).
@@ -158,13 +134,8 @@ def as_reason(stored: Any) -> Reason:
 
 
 def say(reason: Reason, lang: str, template: Template | None = None) -> str:
-    """One reason in the desk's words."""
-    label = lambda k: field_label(template, k, lang)  # noqa: E731
-    if reason.code in CATALOGUE.get(lang, {}) or reason.code not in RULES.get(lang, RULES["ja"]):
-        return render(reason, lang, label)
-    sep = "、" if lang == "ja" else ", "
-    values = {"fields": sep.join(label(k) for k in reason.fields), "text": reason.get("text", "")}
-    return RULES[lang][reason.code].format(**values)
+    """One reason in the desk's words (the shared catalogue), fields named by their printed labels."""
+    return render(reason, lang, lambda k: field_label(template, k, lang))
 
 
 def say_all(reasons: Iterable[Any], lang: str, template: Template | None = None) -> list[str]:

@@ -91,7 +91,7 @@
       breaches.appendChild(legend);
       const seen = new Set();
       res.breaches.forEach(function (b) {
-        if (b.code === "invalid_value" || seen.has(b.code)) return;
+        if (!b.acceptable || seen.has(b.code)) return;
         seen.add(b.code);
         const label = document.createElement("label");
         const box = document.createElement("input");
