@@ -114,7 +114,7 @@ def cut_edge(page: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, st
     return paste(blank_a4(), page, dx, dy), edge
 
 
-def lay_out(name: str, form: np.ndarray, notes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def lay_out(name: str, form: np.ndarray, notes: np.ndarray | None, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """The clean sheet that carries the form in layout ``name``, and the form's turn on it (0/90/270,
     counter-clockwise as ``classify`` reports rotation)."""
     if name == "full":
