@@ -24,6 +24,9 @@ MATCH_DPI = 100.0
 # at the same scales <= 90, and those over <= 21% (an enlarged notes page matches the title only).
 MIN_INLIERS = 70
 MIN_SPREAD = 0.25
+# A geometry no fax produces is taken for the form (a flagged record) only on twice the evidence:
+# an enlarged notes page matched with a stretched geometry on 83 features.
+UNTRUSTED_MIN_INLIERS = 2 * MIN_INLIERS
 MIN_INLIER_RATIO = 0.12
 BLANK_INK_RATIO = 0.002
 PAGE_FEATURES = 6000
@@ -35,6 +38,7 @@ NEIGHBOURS = 4
 HINT_MIN_INLIERS = 12
 PAGE_PYRAMID = (1.2, 8)
 ENLARGED_PRINT_SCALE = 1.3
+EXTENT_DPI = 50.0
 RESCALE_MIN = 1.2
 SAME_PLACE_MM = 1.5
 MAX_PRINT_SCALE = 1.4
@@ -123,17 +127,37 @@ def classify_page(page: Page, templates: list[Template]) -> Classification:
         return Classification(None, "too little printed structure to be a form", 0.0)
     best, print_scale = _best_match(feats, page, templates)
     if best.form is None:
-        # ORB's pyramid steps by 1.2, and a form printed between its levels (an enlarged copy,
-        # a small print) finds few matches. Match once more with the page resampled to put the
-        # form at its own size: where a weak match says how large it is printed, at that scale;
-        # otherwise as an enlarged copy (a small print always leaves a weak match, measured).
-        guess = print_scale if print_scale is not None else ENLARGED_PRINT_SCALE
-        if abs(math.log(guess)) > math.log(RESCALE_MIN):
-            match_dpi = min(page.dpi, MATCH_DPI / guess)
-            again, _ = _best_match(_features(page.image, page.dpi, PAGE_FEATURES, match_dpi), page, templates)
-            if again.score > best.score:
-                best = again
+        # ORB's pyramid steps by 1.2, and a form printed between its levels (a small print, an
+        # enlarged copy) finds few matches. Match once more with the page resampled to put the form
+        # at its own size: the print scale a weak match suggests, else the one the printed area's
+        # extent suggests; a page that fills the sheet and still did not match may be an enlarged copy.
+        guess = print_scale or printed_extent_scale(page, templates)
+        if abs(math.log(guess)) < math.log(RESCALE_MIN):
+            guess = ENLARGED_PRINT_SCALE
+        match_dpi = min(page.dpi, MATCH_DPI / guess)
+        again, _ = _best_match(_features(page.image, page.dpi, PAGE_FEATURES, match_dpi), page, templates)
+        if again.score > best.score:
+            best = again
     return best
+
+
+def printed_extent_scale(page: Page, templates: list[Template]) -> float:
+    """The print scale the printed area's size suggests: its height and width against the forms'
+    (rows and columns with a little ink in them; the sending machine's header line is left out)."""
+    small = cv2.resize(page.image, None, fx=EXTENT_DPI / page.dpi, fy=EXTENT_DPI / page.dpi, interpolation=cv2.INTER_AREA)
+    ink = small < 200
+    margin = int(0.04 * ink.shape[0])
+    ink = ink[margin: ink.shape[0] - margin]
+    rows = np.flatnonzero(ink.sum(axis=1) > 0.01 * ink.shape[1])
+    cols = np.flatnonzero(ink.sum(axis=0) > 0.01 * ink.shape[0])
+    if len(rows) < 2 or len(cols) < 2:
+        return 1.0
+    height, width = (rows[-1] - rows[0]) / EXTENT_DPI, (cols[-1] - cols[0]) / EXTENT_DPI
+    ratios = []
+    for template in templates:
+        ys, xs = np.nonzero(template.reference < 128)
+        ratios += [height / ((ys.max() - ys.min()) / template.working_dpi), width / ((xs.max() - xs.min()) / template.working_dpi)]
+    return float(np.clip(np.mean(ratios), MIN_PRINT_SCALE, MAX_PRINT_SCALE))
 
 
 def _best_match(feats: _Features, page: Page, templates: list[Template]) -> tuple[Classification, float | None]:
@@ -195,6 +219,8 @@ def _match(feats: _Features, page: Page, template: Template) -> tuple[Classifica
         hint = print_scale_of(h, page.dpi, template.working_dpi) if plausible and inliers >= HINT_MIN_INLIERS else None
         return Classification(None, f"does not look like {template.id} ({inliers} consistent features over {spread:.0%})", score), hint
     if not plausible:
+        if inliers < UNTRUSTED_MIN_INLIERS:
+            return Classification(None, f"matched {template.id} only weakly and with an implausible geometry ({why})", score), None
         # Enough of the form agrees that this is the form; where it lies cannot be trusted, so
         # the page becomes a record flagged for a person rather than being skipped.
         return Classification(template.id, f"{template.id} ({inliers} consistent features) with an implausible geometry ({why})",
