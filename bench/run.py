@@ -1,6 +1,6 @@
 """Generate a fresh seeded fax set, run each engine configuration over it, print one table.
 
-    python -m bench [--count 200] [--seed 424242] [--configs product,tesseract-baseline] [--whole-page]
+    python -m bench [--count 200] [--seed 424242] [--configs product,tesseract-baseline] [--layouts full|mixed|...] [--whole-page]
                     [--register] [--errors] [--errors-dir DIR] [--json FILE]
 
 Configurations share the whole pipeline (ingest, classify, align, marks,
@@ -77,12 +77,15 @@ def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pi
         path = folder / row["file"]
         truth_by_page = {r["page"]: r["fields"] for r in row["records"]}
         kinds = {p["page"]: p["kind"] for p in row["pages"]}
+        by_layout = score.by_layout[row.get("layout", "full")]
+        by_layout[0] += len(truth_by_page)
         started = time.perf_counter()
         try:
             result = pipeline.process_file(path, received=dt.date.fromisoformat(row["received"]))
         except IntakeError as exc:
             score.unreadable_files += 1
             score.missing_records += len(truth_by_page)
+            by_layout[1] += len(truth_by_page)
             print(f"  {name}: {row['file']}: {exc}", file=sys.stderr)
             continue
         score.seconds += time.perf_counter() - started
@@ -105,6 +108,7 @@ def run_config(name: str, make_engines, folder: Path, truth_rows: list[dict], pi
             if errors_dir is not None:
                 save_error_crops(errors_dir / name, record, score.errors[before:])
         score.missing_records += len(set(truth_by_page) - set(found))
+        by_layout[1] += len(set(truth_by_page) - set(found))
     return score
 
 
@@ -161,6 +165,15 @@ def whole_page_tesseract_seconds(folder: Path, truth_rows: list[dict], limit: in
     return seconds / max(1, pages)
 
 
+def _layouts(spec: str) -> list[str]:
+    from samplegen.layout import parse
+
+    try:
+        return parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--count", type=int, default=200, help="faxes to generate (default 200)")
     ap.add_argument("--seed", type=int, default=424242, help="generator seed (use one you never tuned on)")
@@ -169,6 +182,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="test: the evaluation hands (held-out MNIST, bundled fonts, KanjiVG); fonts: Debian handwriting "
                          "fonts nothing was fitted on (scripts/install.sh --test installs them; without them the run "
                          "says which packages to install)")
+    ap.add_argument("--layouts", type=_layouts, default=["full"],
+                    help="how the forms are put on paper: full (default: the form at its size, comparable with earlier "
+                         "figures), mixed (70%% full, the rest reduced/enlarged prints, two to a sheet, cut edges) or a "
+                         "comma-separated list (see python -m samplegen --help); prints form pages missed per layout")
     ap.add_argument("--dir", type=Path, default=None, help="keep the generated set here (default: a temporary folder)")
     ap.add_argument("--whole-page", action="store_true", help="also time Tesseract jpn over whole pages")
     ap.add_argument("--errors", action="store_true", help="list every unflagged wrong value (field keys and values)")
@@ -201,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         folder = args.dir or Path(tmp)
         started = time.perf_counter()
         try:
-            rows = samplegen.generate(folder, args.count, args.seed, writers=args.writers)
+            rows = samplegen.generate(folder, args.count, args.seed, writers=args.writers, layouts=args.layouts)
         except FileNotFoundError as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return int(ExitCode.bad_args)
@@ -225,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             if name in registers:
                 checked = registers[name].score
                 # The check reads nothing: the pages, their time and classification are the run's own.
-                for shared in ("pages", "seconds", "non_form_pages", "skipped_right", "missing_records",
+                for shared in ("pages", "seconds", "non_form_pages", "skipped_right", "missing_records", "by_layout",
                                "extra_records", "unreadable_files"):
                     setattr(checked, shared, getattr(scores[name], shared))
                 scores[f"{name} + register"] = checked

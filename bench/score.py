@@ -41,6 +41,7 @@ class Score:
     records_review_as_written: int = 0
     records_with_disagreement: int = 0
     missing_records: int = 0
+    by_layout: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # layout -> [form pages, missed]
     extra_records: int = 0
     skipped_right: int = 0
     non_form_pages: int = 0
@@ -114,6 +115,8 @@ def table(scores: dict[str, Score]) -> str:
         ("records flagged for review", [str(s.records_flagged) for s in scores.values()]),
         ("records with an unflagged wrong value", [f"{s.records_unflagged_wrong} ({_pct(s.records_unflagged_wrong, s.records)})" for s in scores.values()]),
         ("form pages missed / non-form pages taken", [f"{s.missing_records} / {s.extra_records}" for s in scores.values()]),
+        *[(f"  form pages missed, {lay}", [f"{s.by_layout[lay][1]}/{s.by_layout[lay][0]}" for s in scores.values()])
+          for lay in _layouts(scores)],
         ("non-form pages skipped", [f"{s.skipped_right}/{s.non_form_pages}" for s in scores.values()]),
         ("seconds per page", [f"{s.seconds / max(1, s.pages):.2f}" for s in scores.values()]),
     ]
@@ -128,6 +131,12 @@ def table(scores: dict[str, Score]) -> str:
 
 def _same(got, want) -> bool:
     return normalise_text(got) == normalise_text(want) if isinstance(want, str) else got == want
+
+
+def _layouts(scores: dict[str, Score]) -> list[str]:
+    """The layouts in the run, when there is more than the form at its own size."""
+    seen = sorted({lay for s in scores.values() for lay in s.by_layout})
+    return [] if seen in ([], ["full"]) else seen
 
 
 def _pct(a: float, b: float) -> str:

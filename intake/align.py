@@ -89,6 +89,8 @@ def _ecc_refine(warped: np.ndarray, template: Template) -> np.ndarray | None:
 def align_to_template(page: Page, classification: Classification, template: Template) -> AlignedPage:
     """Warp ``page`` into ``template``'s frame (template dpi, template size) and score the fit."""
     w, h = template.size_px
+    if not classification.geometry_ok:
+        return _untrusted(page, classification, template)
     homography = np.asarray(classification.homography, dtype=np.float64)
     warped = cv2.warpPerspective(page.image, homography, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
     coarse_quality = alignment_quality(warped, template)
@@ -106,5 +108,22 @@ def align_to_template(page: Page, classification: Classification, template: Temp
     if not ok:  # faded print? (see LINE_PRECISION_MIN)
         precision, visible = line_precision(warped, template)
         ok = precision >= LINE_PRECISION_MIN and visible >= MIN_VISIBLE_LINES
-    reasons = () if ok else (Reason.of("alignment_failed", quality=round(quality, 3)),)
-    return AlignedPage(warped, template.id, page.source, quality, homography, ok, reasons)
+    return AlignedPage(warped, template.id, page.source, quality, homography, ok, () if ok else _failed(quality))
+
+
+def _untrusted(page: Page, classification: Classification, template: Template) -> AlignedPage:
+    """The form was recognised but its geometry is not a plausible fax of it: keep the page as a
+    record flagged ``alignment_failed``, warped as well as the homography allows (or simply fitted
+    to the form's frame) so that a person can see it."""
+    w, h = template.size_px
+    homography = None if classification.homography is None else np.asarray(classification.homography, dtype=np.float64)
+    if homography is None or not np.all(np.isfinite(homography)) or abs(np.linalg.det(homography)) < 1e-12:
+        ph, pw = page.image.shape
+        homography = np.diag([w / pw, h / ph, 1.0])
+    warped = cv2.warpPerspective(page.image, homography, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+    quality = alignment_quality(warped, template)
+    return AlignedPage(warped, template.id, page.source, quality, homography, False, _failed(quality))
+
+
+def _failed(quality: float) -> tuple[Reason, ...]:
+    return (Reason.of("alignment_failed", quality=round(quality, 3)),)

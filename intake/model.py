@@ -41,6 +41,8 @@ class Classification:
     """Which form a page is (``form`` is None for any other page) and how it roughly maps onto it.
 
     ``homography`` maps page pixels to template pixels (at the template's working dpi).
+    ``geometry_ok`` is False when the page is clearly the form but the homography is not a
+    plausible fax of it (alignment then flags the record instead of reading it).
     """
 
     form: str | None
@@ -48,6 +50,7 @@ class Classification:
     score: float = 0.0
     rotation: int = 0
     homography: np.ndarray | None = None
+    geometry_ok: bool = True
 
 
 @dataclass(frozen=True)

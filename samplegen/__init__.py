@@ -1,9 +1,10 @@
 """Synthetic faxed テレドーム停止依頼書 with ground truth, for tests, benchmarks and training.
 
     python -m samplegen --out DIR --count N --seed S [--writers train|test|fonts] [--formats tiff-g4,pdf,...]
+                        [--layouts full|mixed|scale-50,2up-notes-form,...]
 
 writes ``DIR/fax_0001.tif`` ... plus ``DIR/truth.jsonl`` (one object per file) and
-``DIR/manifest.json``. Fax ``i`` depends only on (seed, i, writers, formats), so
+``DIR/manifest.json``. Fax ``i`` depends only on (seed, i, writers, formats, layouts), so
 output is reproducible byte for byte and a larger count extends a smaller one.
 
 ``--writers train`` draws MNIST digits 0..49,999 only; ``--writers test`` draws
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from samplegen import assets
+from samplegen import assets, layout
 from samplegen.fax import EXTENSIONS, fax_channel, header_text, write
 from samplegen.fill import make_form_image
 from samplegen.values import random_values
@@ -32,6 +33,7 @@ __all__ = ["generate", "make_fax", "make_form_image", "fax_channel", "random_val
 
 VERSION = "1.0"
 WRITER_STREAMS = {"train": 0, "test": 1, "fonts": 2}  # one random stream per kind of writer
+LAYOUT_STREAM = 7  # the layout draw's own stream (see make_fax)
 FORMATS = {"tiff-g4": 0.5, "tiff-g3": 0.2, "tiff-raw": 0.05, "pdf": 0.15, "png": 0.1}
 
 
@@ -91,11 +93,14 @@ def _choose_format(rng, formats: list[str] | None) -> str:
 
 
 def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | None = None,
-             overrides: dict | None = None) -> tuple[bytes, str, dict]:
+             overrides: dict | None = None, layouts: list[str] | None = None) -> tuple[bytes, str, dict]:
     """One fax file: (file bytes, extension, truth row without "file").
 
     ``overrides`` pins choices for hand-picked samples: format, resolution, flip, extra_pages
-    (a list of "privacy"/"notes"/"cover"/"blank" before the form; "blank" goes after it).
+    (a list of "privacy"/"notes"/"cover"/"blank" before the form; "blank" goes after it), layout.
+
+    ``layouts`` (see ``samplegen.layout``) draws how the form was put on paper; the draw has its own
+    random stream, so a fax whose layout is ``full`` is the same bytes as without ``layouts``.
     """
     o = overrides or {}
     rng = np.random.default_rng([seed, index, WRITER_STREAMS[writers]])
@@ -115,9 +120,14 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
                 extra += ["privacy", "notes"]
             if rng.random() < 0.04:
                 extra.append("blank")
+    layout_rng = np.random.default_rng([seed, index, WRITER_STREAMS[writers], LAYOUT_STREAM])
+    lay = o.get("layout") or layout.choose(layout_rng, layouts or ["full"])
+    if lay.startswith("2up"):  # the notes page shares the form's sheet
+        extra = [k for k in extra if k != "notes"]
     kinds = [k for k in extra if k != "blank"] + ["form"] + [k for k in extra if k == "blank"]
 
     form = make_form_image(values, rng, writers)
+    form, turn = layout.lay_out(lay, form, assets.pdf_page(2) if lay.startswith("2up") else None, layout_rng)
     sent = dt.date.fromisoformat(truth["sent_date"])
     when = dt.datetime(sent.year, sent.month, sent.day, int(rng.integers(8, 20)), int(rng.integers(0, 60)))
     sender = truth["customer_contact.phone"].replace("-", "") if rng.random() < 0.5 else truth["customer_contact.phone"]
@@ -127,15 +137,16 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
         head = header_text(when, sender, n, len(kinds), rng) if rng.random() < 0.9 else None
         img, dpi = fax_channel(src, rng, resolution, flip, header=head)
         images.append(img)
-        page_rows.append({"page": n, "kind": kind, "rotation": 180 if flip else 0, "dpi": list(dpi)})
+        rotation = ((turn if kind == "form" else 0) + (180 if flip else 0)) % 360
+        page_rows.append({"page": n, "kind": kind, "rotation": rotation, "dpi": list(dpi)})
     data = write(images, dpi, fmt, when)
-    row = {"format": fmt, "received": when.date().isoformat(), "pages": page_rows,
+    row = {"format": fmt, "layout": lay, "received": when.date().isoformat(), "pages": page_rows,
            "records": [{"page": kinds.index("form") + 1, "fields": truth}]}
     return data, EXTENSIONS[fmt], row
 
 
 def generate(out_dir, count: int, seed: int, writers: str = "test", formats: list[str] | None = None,
-             overrides: dict[int, dict] | None = None) -> list[dict]:
+             overrides: dict[int, dict] | None = None, layouts: list[str] | None = None) -> list[dict]:
     """Write ``count`` faxes, ``truth.jsonl`` and ``manifest.json`` into ``out_dir``; return the truth rows."""
     if writers not in WRITER_STREAMS:
         raise ValueError(f"writers must be one of {sorted(WRITER_STREAMS)}, not {writers!r}")
@@ -146,7 +157,7 @@ def generate(out_dir, count: int, seed: int, writers: str = "test", formats: lis
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(1, count + 1):
-        data, ext, row = make_fax(seed, i, writers, formats, (overrides or {}).get(i))
+        data, ext, row = make_fax(seed, i, writers, formats, (overrides or {}).get(i), layouts)
         name = f"fax_{i:04d}{ext}"
         (out / name).write_bytes(data)
         # The file looks as if it arrived when the fax was sent, as in a real inbox.
@@ -157,6 +168,6 @@ def generate(out_dir, count: int, seed: int, writers: str = "test", formats: lis
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     manifest = {"generator": "samplegen", "version": VERSION, "seed": seed, "writers": writers, "count": count,
-                "formats": list(formats) if formats else sorted(FORMATS)}
+                "formats": list(formats) if formats else sorted(FORMATS), "layouts": list(layouts or ["full"])}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return rows

@@ -9,6 +9,8 @@ import time
 
 from samplegen import FORMATS, generate
 from samplegen.assets import SYSTEM_FONT_PACKAGES
+from samplegen.layout import LAYOUTS
+from samplegen.layout import parse as parse_layouts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
                         f"fonts: Debian handwriting fonts nothing was fitted on (apt-get install {' '.join(SYSTEM_FONT_PACKAGES)})")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
+    p.add_argument("--layouts", default="full",
+                   help="how the form is put on paper: full (default, the form at its size), mixed (70%% full, the rest "
+                        "shared by the layouts below) or a comma-separated list of " + ", ".join(LAYOUTS[1:]) +
+                        " and scale-NN (45..135)")
     p.add_argument("--register", action="store_true",
                    help="also write a contract register and staff directory for the set into OUT/register/")
     a = p.parse_args(argv)
@@ -36,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown format(s) {bad}; choose from {','.join(FORMATS)}")
     if a.count < 1:
         p.error("--count must be at least 1")
+    try:
+        layouts = parse_layouts(a.layouts)
+    except ValueError as exc:
+        p.error(str(exc))
     t0 = time.perf_counter()
     try:
-        rows = generate(a.out, a.count, a.seed, a.writers, formats)
+        rows = generate(a.out, a.count, a.seed, a.writers, formats, layouts=layouts)
     except FileNotFoundError as exc:
         print(f"samplegen: {exc}", file=sys.stderr)
         return 2
