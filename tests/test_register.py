@@ -404,3 +404,24 @@ def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(reg
     # A rule's reason is never lifted.
     ruled = FieldReading("contractor_name", "株式会社山田商事", 0.99, (Reason.of("rule:required", "contractor_name"),))
     assert check_against_register(record_of(**{"contractor_name": ruled}), register).fields["contractor_name"].review
+
+
+def test_the_benchmark_counts_what_the_register_catches_and_what_it_would_invent(tmp_path, template):
+    from bench.score import RegisterScore
+    from test_store import VALUES as FULL
+
+    contracts = write(tmp_path / "c.csv", f"{HEADER}\n加藤開発株式会社,0180-99-9395,4-7276-03\n"
+                                          "加藤開発株式会社,0180-99-5304,4-2607-88\n株式会社別会社,0180-99-1111,4-1111-11\n")
+    score = RegisterScore(load_register(contracts))
+    held = {"targets": {"0": "contractor", "1": "contractor"}, "asks_unheld": False}
+    clean = record_of(FULL)
+    score.add_record(template, clean, FULL, held)
+    # A form asking for another contractor's number: flagged, so caught.
+    other = dict(FULL, **{"targets.1.teledome_number": "0180-99-1111"})
+    score.add_record(template, record_of(other), other, {"targets": {"0": "contractor", "1": "other"}, "asks_unheld": True})
+    # A reading that turned the customer's unheld number into a registered one, unflagged: counted as invented.
+    unheld = dict(FULL, **{"targets.1.teledome_number": "0180-99-5305"})
+    score.add_record(template, record_of(FULL), unheld, {"targets": {"0": "contractor", "1": "none"}, "asks_unheld": True})
+    assert (score.asks_unheld, score.caught, score.clean, score.clean_straight_checked) == (2, 1, 1, 1)
+    assert [i[1:] for i in score.invented] == [("targets.1.teledome_number", "0180-99-5305", "0180-99-5304")]
+    assert score.score.records == 3 and "flagged 1 of 2" in score.lines()[0]
