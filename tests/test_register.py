@@ -277,7 +277,8 @@ def test_a_changed_file_is_reloaded_and_a_bad_change_keeps_the_last_good_version
 # -- the store keeps the register object and its version ------------------------------------------
 
 
-def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path, register):
+def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path, register, monkeypatch):
+    monkeypatch.setenv("INTAKE_LANG", "ja")
     from intake.store import MIGRATIONS, Store
 
     old = tmp_path / "old.db"
@@ -296,7 +297,7 @@ def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path,
     from intake.export import review_csv_text
 
     sheet = review_csv_text([stored]).splitlines()
-    assert "register_contractor" in sheet[0] and "1: OK; 2: not held" in sheet[1]
+    assert "register_contractor" in sheet[0] and "1: 契約者の番号; 2: どの契約者の番号でもない" in sheet[1]
 
 
 # -- generated registers and the real pipeline ------------------------------------------------------
