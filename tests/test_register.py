@@ -398,7 +398,7 @@ def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(reg
     assert checked.fields["contractor_name"].review and checked.fields["ntt_contact.name"].review
     # Only what the directory holds and agrees with is confirmed: 田中 花子 has no phone there.
     tanaka = dict(VALUES, **{"ntt_contact.name": "田中 花子", "ntt_contact.department": "第一営業部門"})
-    phone = FieldReading("ntt_contact.phone", "03-1111-2222", 0.5, ("ntt_contact.phone: low confidence (50.0% sure)",))
+    phone = FieldReading("ntt_contact.phone", "03-1111-2222", 0.5, (Reason.of("low_confidence", "ntt_contact.phone"),))
     checked = check_against_register(record_of(tanaka, **{"ntt_contact.phone": phone}), register)
     assert checked.fields["ntt_contact.phone"].review and checked.register["ntt_contact"]["compared"] == [
         "ntt_contact.department"]
