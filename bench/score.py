@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from intake.kinds import KINDS
 from intake.model import FieldReading
+from intake.register import edit_distance  # noqa: F401 - the character error rate's distance, also used by tests
 from intake.validate import validate_record
 
 GROUPS = {name: kind.bench_group for name, kind in KINDS.items()}  # field kind -> benchmark row
@@ -17,16 +18,6 @@ def normalise_text(v):
     if v is None:
         return None
     return "".join(unicodedata.normalize("NFKC", str(v)).split())
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @dataclass

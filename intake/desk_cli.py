@@ -177,6 +177,7 @@ def cmd_watch(args) -> int:
 
     _private_umask()
     logging.getLogger("intake.desk").setLevel(logging.INFO)
+    logging.getLogger("intake.register").setLevel(logging.INFO)  # which register version is in use
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     watch(args.inbox, db=args.db, archive=args.archive, quarantine=args.quarantine, poll=args.poll,

@@ -85,15 +85,20 @@ def _field_cells(r: StoredRecord, key: str, crops: dict[tuple[str, str], str]) -
 
 
 def register_cells(register: dict | None) -> list[str]:
-    """The registered contractor's name, and per target row whose number it is (with its holder)."""
+    """The registered contractor's name, and per target row whose number it is, in the desk's language."""
+    from intake.messages import language, render
+    from intake.reasons import Reason
+
     if register is None:
         return ["", ""]
+    lang = language()
     rows = []
     for t in register["targets"]:
-        holder = {"contractor": "OK", "none": "not held"}.get(t["holder"], f"held by {t.get('registered_holder')}")
-        plan = "" if t.get("plan_on_number", True) else ", plan not on number"
-        rows.append(f"{t['row'] + 1}: {holder}{plan}")
-    return [register["contractor"]["registered"] or "(not registered)", "; ".join(rows)]
+        case = "plan_not_on_number" if t.get("plan_on_number") is False else t["holder"]
+        cell = Reason.of(f"register:cell_{case}", row=t["row"] + 1, holder=t.get("registered_holder"))
+        rows.append(render(cell, lang))
+    name = register["contractor"]["registered"] or render(Reason.of("register:cell_unregistered"), lang)
+    return [name, "; ".join(rows)]
 
 
 # -- writing ----------------------------------------------------------------------

@@ -478,7 +478,7 @@ def check_against_register(record: Record, register: Register) -> Record:
     staff = _check_staff(found, register)
     if staff.get("agrees") and staff.get("compared"):
         # The name as read is in the directory, and the department or phone read beside it agree.
-        settled += _confirm(found, ["ntt_contact.name", "ntt_contact.department", "ntt_contact.phone"], {})
+        settled += _confirm(found, ["ntt_contact.name", *staff["compared"]], {})
     summary = {
         "version": register.version.to_json(),
         "contractor": {"as_written": written, "registered": contractor.name if contractor else None, "match": how},
@@ -512,15 +512,15 @@ def _check_staff(found: _Findings, register: Register) -> dict[str, Any]:
     dept = found.fields.get("ntt_contact.department")
     phone = found.fields.get("ntt_contact.phone")
     wrong: list[str] = []
-    compared = 0
+    compared: list[str] = []
     if dept is not None and dept.value and any(m.department for m in members):
-        compared += 1
+        compared.append(dept.key)
         if all(m.department != squeeze(dept.value) for m in members if m.department):
-            wrong.append("ntt_contact.department")
+            wrong.append(dept.key)
     if phone is not None and phone.value and any(m.phone for m in members):
-        compared += 1
+        compared.append(phone.key)
         if all(phone_digits(m.phone) != digits_of(phone.value) for m in members if m.phone):
-            wrong.append("ntt_contact.phone")
+            wrong.append(phone.key)
     if wrong:
         found.flag(Reason.of("register:staff_mismatch", tuple(wrong), name_field="ntt_contact.name"))
     return {"in_directory": True, "department": members[0].department, "phone": members[0].phone,

@@ -277,7 +277,8 @@ def test_a_changed_file_is_reloaded_and_a_bad_change_keeps_the_last_good_version
 # -- the store keeps the register object and its version ------------------------------------------
 
 
-def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path, register):
+def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path, register, monkeypatch):
+    monkeypatch.setenv("INTAKE_LANG", "ja")
     from intake.store import MIGRATIONS, Store
 
     old = tmp_path / "old.db"
@@ -296,7 +297,7 @@ def test_the_store_keeps_the_register_object_and_upgrades_an_old_store(tmp_path,
     from intake.export import review_csv_text
 
     sheet = review_csv_text([stored]).splitlines()
-    assert "register_contractor" in sheet[0] and "1: OK; 2: not held" in sheet[1]
+    assert "register_contractor" in sheet[0] and "1: 契約者の番号; 2: どの契約者の番号でもない" in sheet[1]
 
 
 # -- generated registers and the real pipeline ------------------------------------------------------
@@ -395,6 +396,33 @@ def test_a_name_the_register_confirms_word_for_word_loses_the_readers_doubts(reg
     values = dict(VALUES, **{"targets.1.teledome_number": "0180-99-4321", "ntt_contact.phone": "03-9999-9999"})
     checked = check_against_register(record_of(values, **{"contractor_name": name, "ntt_contact.name": contact}), register)
     assert checked.fields["contractor_name"].review and checked.fields["ntt_contact.name"].review
+    # Only what the directory holds and agrees with is confirmed: 田中 花子 has no phone there.
+    tanaka = dict(VALUES, **{"ntt_contact.name": "田中 花子", "ntt_contact.department": "第一営業部門"})
+    phone = FieldReading("ntt_contact.phone", "03-1111-2222", 0.5, (Reason.of("low_confidence", "ntt_contact.phone"),))
+    checked = check_against_register(record_of(tanaka, **{"ntt_contact.phone": phone}), register)
+    assert checked.fields["ntt_contact.phone"].review and checked.register["ntt_contact"]["compared"] == [
+        "ntt_contact.department"]
     # A rule's reason is never lifted.
     ruled = FieldReading("contractor_name", "株式会社山田商事", 0.99, (Reason.of("rule:required", "contractor_name"),))
     assert check_against_register(record_of(**{"contractor_name": ruled}), register).fields["contractor_name"].review
+
+
+def test_the_benchmark_counts_what_the_register_catches_and_what_it_would_invent(tmp_path, template):
+    from bench.score import RegisterScore
+    from test_store import VALUES as FULL
+
+    contracts = write(tmp_path / "c.csv", f"{HEADER}\n加藤開発株式会社,0180-99-9395,4-7276-03\n"
+                                          "加藤開発株式会社,0180-99-5304,4-2607-88\n株式会社別会社,0180-99-1111,4-1111-11\n")
+    score = RegisterScore(load_register(contracts))
+    held = {"targets": {"0": "contractor", "1": "contractor"}, "asks_unheld": False}
+    clean = record_of(FULL)
+    score.add_record(template, clean, FULL, held)
+    # A form asking for another contractor's number: flagged, so caught.
+    other = dict(FULL, **{"targets.1.teledome_number": "0180-99-1111"})
+    score.add_record(template, record_of(other), other, {"targets": {"0": "contractor", "1": "other"}, "asks_unheld": True})
+    # A reading that turned the customer's unheld number into a registered one, unflagged: counted as invented.
+    unheld = dict(FULL, **{"targets.1.teledome_number": "0180-99-5305"})
+    score.add_record(template, record_of(FULL), unheld, {"targets": {"0": "contractor", "1": "none"}, "asks_unheld": True})
+    assert (score.asks_unheld, score.caught, score.clean, score.clean_straight_checked) == (2, 1, 1, 1)
+    assert [i[1:] for i in score.invented] == [("targets.1.teledome_number", "0180-99-5305", "0180-99-5304")]
+    assert score.score.records == 3 and "flagged 1 of 2" in score.lines()[0]
