@@ -28,6 +28,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "ja": {
         # what the readers doubt
         "readers_disagree": "{fields}: 二つの読み取りが一致しません ({first} / {second})",
+        "not_a_field": "{fields}: この様式の項目ではありません",
         "low_confidence": "{fields}: 読み取りに自信がありません",
         "not_a_digit": "{fields}: 数字でない記入があります",
         "no_possible_value": "{fields}: 記入どおりでは有り得ない値です (推定 {guess})",
@@ -83,6 +84,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "en": {
         "readers_disagree": "{fields}: the two readings differ ({first} / {second})",
+        "not_a_field": "{fields}: not a field of this form",
         "low_confidence": "{fields}: the reading is uncertain",
         "not_a_digit": "{fields}: a mark that is not a digit",
         "no_possible_value": "{fields}: as written it is not a possible value (best guess {guess})",
