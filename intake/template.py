@@ -18,7 +18,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from intake.errors import TemplateError
 from intake.kinds import field_spec_type, kind_of
@@ -80,10 +80,12 @@ class Template(Strict):
 
     # -- runtime helpers (not part of the file) ---------------------------------
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+    _loaded_from: Path | None = PrivateAttr(default=None)
 
     @property
     def folder(self) -> Path:
-        return templates_root() / self.id
+        """The template's folder: where it was loaded from, else its place among the installed templates."""
+        return self._loaded_from or templates_root() / self.id
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -117,12 +119,13 @@ def load_template(folder: str | Path) -> Template:
     """Load and validate one ``template.json``; raises TemplateError with the first problem."""
     path = Path(folder) / "template.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Template.model_validate(data)
+        template = Template.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise TemplateError(f"no template.json in {folder}") from None
     except (json.JSONDecodeError, ValidationError) as exc:
         raise TemplateError(f"{path} is not a valid template: {exc}") from None
+    template._loaded_from = Path(folder)
+    return template
 
 
 def load_templates(root: str | Path | None = None) -> list[Template]:
