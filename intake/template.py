@@ -59,8 +59,9 @@ class Template(Strict):
     page_size_pt: tuple[float, float]
     working_dpi: int = 200
     reference_image: str = "reference.png"
-    # Ordered steps the aligner applies to an incoming page before registration.
-    preprocessing: list[Literal["deskew_orientation", "feature_homography", "ecc_refine"]]
+    # The refinements the aligner applies, in order, to the page->form homography classification
+    # found (which already undoes the page's rotation, skew and scale): see intake.align.REFINEMENTS.
+    preprocessing: list[Literal["ecc_refine"]]
     min_alignment_quality: float = Field(0.6, ge=0, le=1)
     fields: list[FieldSpec]
     rules: list[Rule] = []

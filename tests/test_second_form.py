@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -109,12 +110,19 @@ def test_the_slip_template_is_a_valid_template(slip):
     assert slip.folder.name == "order_slip" and slip.reference.shape == (1654, 1165)
 
 
-def test_the_second_form_is_classified_aligned_and_read_end_to_end(slip, template, slip_fax):
+def test_the_second_form_is_classified_aligned_and_read_end_to_end(slip, template, slip_fax, caplog):
     pipeline = Pipeline(templates=[template, slip])
-    result = pipeline.process_file(slip_fax, received=dt.date(2026, 12, 1))
+    with caplog.at_level(logging.DEBUG, logger="intake"):
+        result = pipeline.process_file(slip_fax, received=dt.date(2026, 12, 1))
     [record] = result.records
     assert record.form == "order_slip" and record.alignment_quality > 0.9
     assert {k: f.value for k, f in record.fields.items()} == TRUTH
+    # Each stage says at DEBUG what it decided, and never what was written.
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    for decision in ("classified as order_slip, rotation 180", "alignment quality", "engine ppocr loaded",
+                     "reading 3 fields with ppocr (text), onnx-cnn and ppocr (digits)", "field(s) flagged"):
+        assert decision in said, said
+    assert not any(str(v) in said for v in ("305", "172", "山田", slip_fax.name))
 
 
 def test_the_real_form_is_still_found_beside_the_slip(slip, template):

@@ -215,7 +215,7 @@ def build(pdf_path: Path) -> dict:
         "page_size_pt": [round(width, 3), round(height, 3)],
         "working_dpi": DPI,
         "reference_image": "reference.png",
-        "preprocessing": ["deskew_orientation", "feature_homography", "ecc_refine"],
+        "preprocessing": ["ecc_refine"],
         "min_alignment_quality": 0.6,
         "fields": fields,
         "rules": rules,

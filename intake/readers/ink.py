@@ -383,6 +383,12 @@ class Blob:
     y1: int
     area: int
 
+    @classmethod
+    def joined(cls, pieces: list["Blob"]) -> "Blob":
+        """The pieces as one blob: the box around them all, and their ink together."""
+        span = Box.around(pieces)
+        return cls(span.x0, span.y0, span.x1, span.y1, sum(b.area for b in pieces))
+
     @property
     def cx(self) -> float:
         return (self.x0 + self.x1) / 2
@@ -429,8 +435,7 @@ def stroke_groups(mask: np.ndarray) -> list[Blob]:
         if sum(b.area >= SUBSTANTIAL_PX for b in group) >= 2:
             out.extend(group)
         else:
-            out.append(Blob(min(b.x0 for b in group), min(b.y0 for b in group), max(b.x1 for b in group),
-                            max(b.y1 for b in group), sum(b.area for b in group)))
+            out.append(Blob.joined(group))
     return sorted(out, key=lambda b: b.x0)
 
 
