@@ -55,7 +55,7 @@ def alignment_quality(warped: np.ndarray, template: Template) -> float:
     """Share of the template's ruled-line pixels that have ink within a few pixels in the page."""
     lines = template_lines(template) > 0
     ink = (warped < 160).astype(np.uint8)
-    near = cv2.dilate(ink, np.ones((2 * LINE_TOLERANCE_PX + 1,) * 2, np.uint8)) > 0
+    near = cv2.dilate(ink, np.ones((2 * template.scaled(LINE_TOLERANCE_PX) + 1,) * 2, np.uint8)) > 0
     total = int(lines.sum())
     return float((near & lines).sum()) / total if total else 0.0
 
@@ -66,7 +66,7 @@ def line_precision(warped: np.ndarray, template: Template) -> tuple[float, float
     ``alignment_quality``; the lines that remain still sit on the form's lines if the fit is right."""
     own = ruled_lines(warped, template.working_dpi) > 0
     lines = template_lines(template)
-    near = cv2.dilate(lines, np.ones((2 * LINE_TOLERANCE_PX + 1,) * 2, np.uint8)) > 0
+    near = cv2.dilate(lines, np.ones((2 * template.scaled(LINE_TOLERANCE_PX) + 1,) * 2, np.uint8)) > 0
     total = int((lines > 0).sum())
     if not own.any() or not total:
         return 0.0, 0.0

@@ -26,6 +26,9 @@ from intake.kinds.base import PtBox, Strict
 from intake.model import Box
 
 TEMPLATES_ENV = "INTAKE_TEMPLATES"
+# The resolution the readers' pixel lengths (margins, search distances, speck sizes) were measured
+# at. A template read at another working dpi gets them scaled by ``Template.scaled``.
+TUNED_DPI = 200
 
 
 def templates_root() -> Path:
@@ -96,6 +99,14 @@ class Template(Strict):
 
     def px(self, box: PtBox) -> Box:
         return box.to_px(self.working_dpi)
+
+    def scaled(self, length_px: float) -> int:
+        """A length the readers measured at TUNED_DPI, in this template's pixels."""
+        return max(1, round(length_px * self.working_dpi / TUNED_DPI)) if length_px else 0
+
+    def scaled_area(self, area_px: float) -> int:
+        """An area (a count of pixels) measured at TUNED_DPI, in this template's pixels."""
+        return max(1, round(area_px * (self.working_dpi / TUNED_DPI) ** 2))
 
     def field(self, key: str):
         for f in self.fields:

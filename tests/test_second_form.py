@@ -81,13 +81,20 @@ def draw_reference(spec: dict) -> np.ndarray:
     return np.asarray(image)
 
 
-@pytest.fixture(scope="module")
-def slip(tmp_path_factory) -> Template:
-    folder = tmp_path_factory.mktemp("templates") / "order_slip"
+def slip_at(root: Path, working_dpi: int | None = None) -> Template:
+    """The slip's template in ``root``, its blank drawn at its working dpi (or at ``working_dpi``)."""
+    folder = root / "order_slip"
     shutil.copytree(FORM, folder)
     spec = json.loads((folder / "template.json").read_text(encoding="utf-8"))
+    spec["working_dpi"] = working_dpi or spec["working_dpi"]
+    (folder / "template.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     Image.fromarray(draw_reference(spec)).save(folder / "reference.png")
     return load_template(folder)
+
+
+@pytest.fixture(scope="module")
+def slip(tmp_path_factory) -> Template:
+    return slip_at(tmp_path_factory.mktemp("templates"))
 
 
 def faxed(image: np.ndarray, seed: int, flip: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
@@ -123,6 +130,15 @@ def test_the_second_form_is_classified_aligned_and_read_end_to_end(slip, templat
                      "reading 3 fields with ppocr (text), onnx-cnn and ppocr (digits)", "field(s) flagged"):
         assert decision in said, said
     assert not any(str(v) in said for v in ("305", "172", "山田", slip_fax.name))
+
+
+def test_a_template_at_another_working_dpi_reads_the_same(slip, slip_fax, tmp_path):
+    """The readers' pixel lengths were measured at 200 dpi; a template worked at 300 dpi scales them."""
+    sharper = slip_at(tmp_path, working_dpi=300)
+    assert sharper.scaled(6) == 9 and sharper.scaled_area(12) == 27 and sharper.reference.shape == (2480, 1748)
+    [record] = Pipeline(templates=[sharper]).process_file(slip_fax, received=dt.date(2026, 12, 1)).records
+    assert record.alignment_quality > 0.9
+    assert {k: f.value for k, f in record.fields.items()} == TRUTH
 
 
 def test_the_real_form_is_still_found_beside_the_slip(slip, template):

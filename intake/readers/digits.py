@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from intake.kinds.parts import PartsField
     from intake.template import Template
 
+MIN_CELL_PIECE_PX = 15  # ink pieces smaller than this (at TUNED_DPI) in a comb cell are specks, not strokes
 MIN_WHOLE_DIGIT_HEIGHT_FRAC = 0.3  # of the part's box height; see structural_doubts
 # PP-OCR often reads a digit written twice (11) once: CTC needs a blank frame between the
 # two, and close handwriting leaves none. Where the ink shows how many digits there are, the
@@ -164,7 +165,7 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
-    pieces = [b for b in stroke_groups(mask) if b.area >= 15]
+    pieces = [b for b in stroke_groups(mask) if b.area >= template.scaled_area(MIN_CELL_PIECE_PX)]
     per_cell: list[list[Blob]] = [[] for _ in cells]
     for b in pieces:
         cx = used.x0 + b.cx
