@@ -10,12 +10,16 @@ they were trustworthy.
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from intake.model import AlignedPage, Classification, Page
 from intake.reasons import Reason
 from intake.template import Template
+
+log = logging.getLogger("intake.align")
 
 ECC_SCALE = 0.5
 LINE_TOLERANCE_PX = 3
@@ -51,7 +55,7 @@ def alignment_quality(warped: np.ndarray, template: Template) -> float:
     """Share of the template's ruled-line pixels that have ink within a few pixels in the page."""
     lines = template_lines(template) > 0
     ink = (warped < 160).astype(np.uint8)
-    near = cv2.dilate(ink, np.ones((2 * LINE_TOLERANCE_PX + 1,) * 2, np.uint8)) > 0
+    near = cv2.dilate(ink, np.ones((2 * template.scaled(LINE_TOLERANCE_PX) + 1,) * 2, np.uint8)) > 0
     total = int(lines.sum())
     return float((near & lines).sum()) / total if total else 0.0
 
@@ -62,7 +66,7 @@ def line_precision(warped: np.ndarray, template: Template) -> tuple[float, float
     ``alignment_quality``; the lines that remain still sit on the form's lines if the fit is right."""
     own = ruled_lines(warped, template.working_dpi) > 0
     lines = template_lines(template)
-    near = cv2.dilate(lines, np.ones((2 * LINE_TOLERANCE_PX + 1,) * 2, np.uint8)) > 0
+    near = cv2.dilate(lines, np.ones((2 * template.scaled(LINE_TOLERANCE_PX) + 1,) * 2, np.uint8)) > 0
     total = int((lines > 0).sum())
     if not own.any() or not total:
         return 0.0, 0.0
@@ -86,24 +90,43 @@ def _ecc_refine(warped: np.ndarray, template: Template) -> np.ndarray | None:
     return np.linalg.inv(s) @ warp.astype(np.float64) @ s
 
 
+Fit = tuple[np.ndarray, np.ndarray, float]  # (page->form homography, the page warped by it, its quality)
+
+
+def _warp(page: Page, homography: np.ndarray, template: Template) -> Fit:
+    warped = cv2.warpPerspective(page.image, homography, template.size_px, flags=cv2.INTER_LINEAR, borderValue=255)
+    return homography, warped, alignment_quality(warped, template)
+
+
+def ecc_refine(page: Page, fit: Fit, template: Template) -> Fit:
+    """The fit corrected by ECC on the ruled lines, where the lines say it needs it and it helps."""
+    homography, warped, quality = fit
+    if quality >= GOOD_ENOUGH_QUALITY:
+        return fit
+    correction = _ecc_refine(warped, template)
+    if correction is None:
+        return fit
+    # ECC maps template coordinates to warped-page coordinates; invert to refine page->template.
+    refined = _warp(page, np.linalg.inv(correction) @ homography, template)
+    return refined if refined[2] >= quality else fit
+
+
+# The template's ``preprocessing`` steps, by name, applied in its order.
+REFINEMENTS = {"ecc_refine": ecc_refine}
+
+
 def align_to_template(page: Page, classification: Classification, template: Template) -> AlignedPage:
-    """Warp ``page`` into ``template``'s frame (template dpi, template size) and score the fit."""
-    w, h = template.size_px
+    """Warp ``page`` into ``template``'s frame (template dpi, template size), refine the fit by the
+    template's ``preprocessing`` steps, and score it."""
     if not classification.geometry_ok:
+        log.debug("page %d: geometry not trusted; not aligned", page.source.page)
         return _untrusted(page, classification, template)
-    homography = np.asarray(classification.homography, dtype=np.float64)
-    warped = cv2.warpPerspective(page.image, homography, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
-    coarse_quality = alignment_quality(warped, template)
-    quality = coarse_quality
-    if "ecc_refine" in template.preprocessing and coarse_quality < GOOD_ENOUGH_QUALITY:
-        correction = _ecc_refine(warped, template)
-        if correction is not None:
-            # ECC maps template coordinates to warped-page coordinates; invert to refine page->template.
-            refined_h = np.linalg.inv(correction) @ homography
-            refined = cv2.warpPerspective(page.image, refined_h, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
-            refined_quality = alignment_quality(refined, template)
-            if refined_quality >= coarse_quality:
-                warped, homography, quality = refined, refined_h, refined_quality
+    fit = _warp(page, np.asarray(classification.homography, dtype=np.float64), template)
+    log.debug("page %d: coarse alignment quality %.3f", page.source.page, fit[2])
+    for step in template.preprocessing:
+        fit = REFINEMENTS[step](page, fit, template)
+        log.debug("page %d: after %s, alignment quality %.3f", page.source.page, step, fit[2])
+    homography, warped, quality = fit
     ok = quality >= template.min_alignment_quality
     if not ok:  # faded print? (see LINE_PRECISION_MIN)
         precision, visible = line_precision(warped, template)

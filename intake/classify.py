@@ -9,6 +9,7 @@ upside-down and sideways pages are found by the same match.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from intake.model import Classification, Page
 from intake.template import Template
+
+log = logging.getLogger("intake.classify")
 
 MATCH_DPI = 100.0
 # Measured on generated faxes at print scales 50-130%, two to a sheet and cut edges: form pages
@@ -135,9 +138,9 @@ def classify_page(page: Page, templates: list[Template]) -> Classification:
         if abs(math.log(guess)) < math.log(RESCALE_MIN):
             guess = ENLARGED_PRINT_SCALE
         match_dpi = min(page.dpi, MATCH_DPI / guess)
-        again, _ = _best_match(_features(page.image, page.dpi, PAGE_FEATURES, match_dpi), page, templates)
-        if again.score > best.score:
-            best = again
+        again = _best_match(_features(page.image, page.dpi, PAGE_FEATURES, match_dpi), page, templates)
+        best = choose([(best, print_scale), again])[0]
+    log.debug("page %d: classified as %s, rotation %d, score %.2f", page.source.page, best.form, best.rotation, best.score)
     return best
 
 
@@ -161,14 +164,18 @@ def printed_extent_scale(page: Page, templates: list[Template]) -> float:
 
 
 def _best_match(feats: _Features, page: Page, templates: list[Template]) -> tuple[Classification, float | None]:
-    """The best-scoring template, and the print scale its geometry suggests (None if it suggests none)."""
-    best: tuple[Classification, float | None] | None = None
-    for template in templates:
-        result = _match(feats, page, template)
-        if best is None or result[0].score > best[0].score:
-            best = result
-    assert best is not None
-    return best
+    """The best match among the templates, and the print scale its geometry suggests (None if none)."""
+    results = [_match(feats, page, template) for template in templates]
+    for c, _ in results:
+        log.debug("page %d: %s (score %.2f)", page.source.page, c.reason, c.score)
+    return choose(results)
+
+
+def choose(results: list[tuple[Classification, float | None]]) -> tuple[Classification, float | None]:
+    """The best real match: a template the page matches with a plausible geometry wins over one it
+    matches only implausibly, and that over no match at all, whatever their scores (an implausible
+    geometry can score high); within each, the higher score."""
+    return max(results, key=lambda r: (r[0].form is not None and r[0].geometry_ok, r[0].form is not None, r[0].score))
 
 
 def _distinctive(candidates, points: np.ndarray, dpi: float):

@@ -13,6 +13,7 @@ values are personal data, and these lines end up in terminals, mails and tickets
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -454,7 +455,16 @@ def _checks(template, values: dict[str, Any]) -> list[tuple[str, str, dict[str, 
             if reason.code == "rule:required":
                 out.append((key, "required", {}))
             elif reason.family == "rule":
-                out.append((key, "rule_failed", {"rules": reason.code.removeprefix("rule:")}))
+                out.append((key, "rule_failed", {"rules": _rule_words(template, reason)}))
             else:
                 out.append((key, "invalid_value", {"hint": _hint(spec) if spec else "text"}))
     return out
+
+
+def _rule_words(template, reason) -> str:
+    """How the template words the rule a reason breaks (its message), else the rule's name."""
+    name = reason.code.removeprefix("rule:")
+    for rule in template.rules:
+        if rule.rule == name and rule.message and any(fnmatch.fnmatch(k, p) for k in reason.fields for p in rule.fields):
+            return rule.message
+    return name

@@ -75,6 +75,12 @@ class Box:
     x1: int
     y1: int
 
+    @classmethod
+    def around(cls, items: Iterable) -> "Box":
+        """The smallest box holding every item (anything with x0, y0, x1, y1)."""
+        items = list(items)
+        return cls(min(b.x0 for b in items), min(b.y0 for b in items), max(b.x1 for b in items), max(b.y1 for b in items))
+
     @property
     def width(self) -> int:
         return self.x1 - self.x0

@@ -91,11 +91,18 @@ class Pipeline:
         """Read and validate one aligned form page into a Record (flagged if alignment was poor)."""
         if not aligned.ok:
             # Never present readings from a page we could not register: every field is unknown.
+            log.debug("page %d: alignment failed (quality %.3f); no field read", aligned.source.page, aligned.quality)
             fields = {f.key: FieldReading(f.key, None, 0.0, aligned.reasons) for f in template.fields}
             return Record(aligned.source, template.id, fields, aligned.reasons, aligned.quality)
-        readings = read_fields(aligned, template, self.engines, received)
+        engines = self.engines
+        log.debug("page %d: reading %d fields with %s (text), %s and %s (digits)", aligned.source.page,
+                  len(template.fields), engines.text.name, engines.digits_cnn.name if engines.digits_cnn else None,
+                  engines.digits_ocr.name if engines.digits_ocr else None)
+        readings = read_fields(aligned, template, engines, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
+        log.debug("page %d: %d field(s) flagged; reasons %s", aligned.source.page, sum(r.review for r in readings.values()),
+                  sorted({reason.code for r in readings.values() for reason in r.reasons} | {r.code for r in record_reasons}))
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
         record = Record(aligned.source, template.id, readings, record_reasons, aligned.quality, crops)
         if self.register is not None:  # check against what the desk knows

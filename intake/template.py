@@ -18,7 +18,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from intake.errors import TemplateError
 from intake.kinds import field_spec_type, kind_of
@@ -26,6 +26,9 @@ from intake.kinds.base import PtBox, Strict
 from intake.model import Box
 
 TEMPLATES_ENV = "INTAKE_TEMPLATES"
+# The resolution the readers' pixel lengths (margins, search distances, speck sizes) were measured
+# at. A template read at another working dpi gets them scaled by ``Template.scaled``.
+TUNED_DPI = 200
 
 
 def templates_root() -> Path:
@@ -59,8 +62,9 @@ class Template(Strict):
     page_size_pt: tuple[float, float]
     working_dpi: int = 200
     reference_image: str = "reference.png"
-    # Ordered steps the aligner applies to an incoming page before registration.
-    preprocessing: list[Literal["deskew_orientation", "feature_homography", "ecc_refine"]]
+    # The refinements the aligner applies, in order, to the page->form homography classification
+    # found (which already undoes the page's rotation, skew and scale): see intake.align.REFINEMENTS.
+    preprocessing: list[Literal["ecc_refine"]]
     min_alignment_quality: float = Field(0.6, ge=0, le=1)
     fields: list[FieldSpec]
     rules: list[Rule] = []
@@ -80,10 +84,12 @@ class Template(Strict):
 
     # -- runtime helpers (not part of the file) ---------------------------------
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+    _loaded_from: Path | None = PrivateAttr(default=None)
 
     @property
     def folder(self) -> Path:
-        return templates_root() / self.id
+        """The template's folder: where it was loaded from, else its place among the installed templates."""
+        return self._loaded_from or templates_root() / self.id
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -93,6 +99,14 @@ class Template(Strict):
 
     def px(self, box: PtBox) -> Box:
         return box.to_px(self.working_dpi)
+
+    def scaled(self, length_px: float) -> int:
+        """A length the readers measured at TUNED_DPI, in this template's pixels."""
+        return max(1, round(length_px * self.working_dpi / TUNED_DPI)) if length_px else 0
+
+    def scaled_area(self, area_px: float) -> int:
+        """An area (a count of pixels) measured at TUNED_DPI, in this template's pixels."""
+        return max(1, round(area_px * (self.working_dpi / TUNED_DPI) ** 2))
 
     def field(self, key: str):
         for f in self.fields:
@@ -117,12 +131,13 @@ def load_template(folder: str | Path) -> Template:
     """Load and validate one ``template.json``; raises TemplateError with the first problem."""
     path = Path(folder) / "template.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Template.model_validate(data)
+        template = Template.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise TemplateError(f"no template.json in {folder}") from None
     except (json.JSONDecodeError, ValidationError) as exc:
         raise TemplateError(f"{path} is not a valid template: {exc}") from None
+    template._loaded_from = Path(folder)
+    return template
 
 
 def load_templates(root: str | Path | None = None) -> list[Template]:

@@ -71,18 +71,18 @@ def test_a_wrong_homography_is_flagged_not_read(template, filled_form):
     shifted = good.homography.copy()
     shifted[:2, 2] += (25, 40)  # a page registered a few millimetres off
     bad = Classification(good.form, good.reason, good.score, good.rotation, shifted)
-    aligned = align_to_template(page, bad, template.model_copy(update={"preprocessing": ["feature_homography"]}))
+    aligned = align_to_template(page, bad, template.model_copy(update={"preprocessing": []}))
     assert not aligned.ok
     assert [r.code for r in aligned.reasons] == ["alignment_failed"]
     assert aligned.reasons[0].get("quality") == round(aligned.quality, 3)
 
 
-@pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])
-def test_sideways_pages_are_found_and_aligned(template, filled_form, turn):
+@pytest.mark.parametrize("turn,rotation", [(cv2.ROTATE_90_CLOCKWISE, 270), (cv2.ROTATE_90_COUNTERCLOCKWISE, 90)])
+def test_sideways_pages_are_found_and_aligned(template, filled_form, turn, rotation):
     page = _faxed(filled_form, 6, "fine")
     sideways = Page(cv2.rotate(page.image, turn), page.dpi, SRC)
     c = classify_page(sideways, [template])
-    assert c.form == template.id and c.rotation in (90, 270)
+    assert c.form == template.id and c.rotation == rotation
     assert align_to_template(sideways, c, template).quality > 0.9
 
 

@@ -88,7 +88,8 @@ def test_every_record_follows_the_contract(scanned):
 
 
 def test_samples_are_mostly_read_right(truth, scanned):
-    """A floor, not the benchmark: the committed samples are read far better than chance."""
+    """A floor just under what is measured (238 of 240 right, none wrong unflagged), so that a
+    regression of a few fields fails here before the benchmark is run."""
     _, records = scanned
     by_page = {(str(SAMPLES / row["file"]), rec["page"]): rec["fields"] for row in truth for rec in row["records"]}
     right = total = unflagged_wrong = 0
@@ -101,8 +102,8 @@ def test_samples_are_mostly_read_right(truth, scanned):
             ok = f["value"] == want[key]
             right += ok
             unflagged_wrong += (not ok) and not f["review"]
-    assert right / total > 0.9
-    assert unflagged_wrong <= 0.02 * total
+    assert right / total >= 0.98
+    assert unflagged_wrong == 0
 
 
 def test_bad_files_are_reported_and_the_rest_still_processed(truth):

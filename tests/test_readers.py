@@ -53,17 +53,17 @@ def _accuracy(read_forms, template, kinds):
 
 def test_marks(read_forms, template):
     acc, unflagged = _accuracy(read_forms, template, {"option_pair", "circled_option", "stamp"})
-    assert acc >= 0.97 and unflagged == 0
+    assert acc >= 0.99 and unflagged == 0  # measured: every mark right
 
 
 def test_digits(read_forms, template):
     acc, unflagged = _accuracy(read_forms, template, {"comb_digits", "date", "time", "phone"})
-    assert acc >= 0.85 and unflagged <= 2
+    assert acc >= 0.96 and unflagged == 0  # measured: 88 of 90 right, both wrong ones flagged
 
 
 def test_weekday(read_forms, template):
     acc, unflagged = _accuracy(read_forms, template, {"weekday"})
-    assert acc >= 0.9 and unflagged == 0
+    assert acc >= 0.9 and unflagged == 0  # measured: all 12 right (one wrong would still pass)
 
 
 def test_text_character_error_rate(read_forms, template):
@@ -76,7 +76,7 @@ def test_text_character_error_rate(read_forms, template):
                 want, got = normalise_text(truth[f.key]), normalise_text(readings[f.key].value) or ""
                 edits += edit_distance(got, want)
                 chars += len(want)
-    assert edits / chars < 0.15
+    assert edits / chars < 0.03  # measured: 0.010
 
 
 def test_blank_form_reads_as_blank(template, official_pages, engines):

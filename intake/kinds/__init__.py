@@ -3,8 +3,9 @@
 A kind module (``comb_digits``, ``parts`` for dates, times and phones, ``weekday``,
 ``option_pair``, ``circled_option``, ``stamp``, ``text``) defines the kind's schema (the
 pydantic spec class a template's field is validated against), how it is read, the type a
-value must have, how a person's typed cell is parsed, how a value is shown in a cell, which
-boxes it owns, its drawing colour, its calibration table and its benchmark group. Adding a
+value must have, how a person's typed cell is parsed, which boxes it owns, its drawing colour,
+its calibration table and its benchmark group. (How a value is shown in a cell follows from its
+type alone, true/false or text: ``intake.export.cell_text``.) Adding a
 kind is one new module plus its name in ``_register_modules`` below; nothing else dispatches on
 kinds.
 """
@@ -38,7 +39,6 @@ class FieldKind:
     boxes: Callable[["Template", Any], dict[str, Box]]  # every box the field owns, named, in template pixels
     colour: tuple[int, int, int]  # BGR, for `intake template show`
     bench_group: str  # the benchmark row the kind is scored in
-    cell: Callable[[Any], str] = str  # a (non-null) value as review-sheet cell text
     calibration: str = ""  # the calibration table it uses (default: its name)
 
     def calibration_key(self, value: Any) -> str:

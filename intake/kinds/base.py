@@ -67,6 +67,3 @@ def parse_yes_no(spec, text: str) -> bool:
         return False
     raise invalid("not_yes_no", value=text)
 
-
-def yes_no_cell(value: bool) -> str:
-    return "TRUE" if value else "FALSE"  # what Excel itself writes for booleans

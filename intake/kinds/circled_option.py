@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from intake.kinds import FieldKind
-from intake.kinds.base import FieldBase, PtBox, parse_yes_no, yes_no_cell
+from intake.kinds.base import FieldBase, PtBox, parse_yes_no
 from intake.readers.marks import read_circled_option
 
 
@@ -23,6 +23,5 @@ def read(aligned, template, spec: CircledOptionField, engines, received_year: in
 
 KINDS = (
     FieldKind("circled_option", CircledOptionField, read, value_type=lambda spec: bool, parse=parse_yes_no,
-              boxes=lambda template, spec: {"box": template.px(spec.box)}, colour=(0, 150, 255), bench_group="marks",
-              cell=yes_no_cell),
+              boxes=lambda template, spec: {"box": template.px(spec.box)}, colour=(0, 150, 255), bench_group="marks"),
 )

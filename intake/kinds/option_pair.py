@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from intake.kinds import FieldKind
-from intake.kinds.base import FieldBase, PtBox, Strict, parse_yes_no, yes_no_cell
+from intake.kinds.base import FieldBase, PtBox, Strict, parse_yes_no
 from intake.readers.marks import read_option_pair
 
 
@@ -34,5 +34,5 @@ def read(aligned, template, spec: OptionPairField, engines, received_year: int):
 KINDS = (
     FieldKind("option_pair", OptionPairField, read, value_type=lambda spec: bool, parse=parse_yes_no,
               boxes=lambda template, spec: {str(o.text): template.px(o.box) for o in spec.options},
-              colour=(0, 150, 255), bench_group="marks", cell=yes_no_cell),
+              colour=(0, 150, 255), bench_group="marks"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from intake.kinds import FieldKind
-from intake.kinds.base import FieldBase, PtBox, parse_yes_no, yes_no_cell
+from intake.kinds.base import FieldBase, PtBox, parse_yes_no
 from intake.readers.marks import read_stamp
 
 
@@ -20,6 +20,5 @@ def read(aligned, template, spec: StampField, engines, received_year: int):
 
 KINDS = (
     FieldKind("stamp", StampField, read, value_type=lambda spec: bool, parse=parse_yes_no,
-              boxes=lambda template, spec: {"box": template.px(spec.box)}, colour=(120, 120, 0), bench_group="marks",
-              cell=yes_no_cell),
+              boxes=lambda template, spec: {"box": template.px(spec.box)}, colour=(120, 120, 0), bench_group="marks"),
 )

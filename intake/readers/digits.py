@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from intake.kinds.parts import PartsField
     from intake.template import Template
 
+MIN_CELL_PIECE_PX = 15  # ink pieces smaller than this (at TUNED_DPI) in a comb cell are specks, not strokes
 MIN_WHOLE_DIGIT_HEIGHT_FRAC = 0.3  # of the part's box height; see structural_doubts
 # PP-OCR often reads a digit written twice (11) once: CTC needs a blank frame between the
 # two, and close handwriting leaves none. Where the ink shows how many digits there are, the
@@ -90,8 +91,8 @@ def _from_frames(text: str, frames: list[np.ndarray]) -> NumberReading:
 
 def _line(mask: np.ndarray, boxes: list[Blob], margin: int = 6) -> np.ndarray:
     """The ink spanned by the given glyphs as one text-line image for the OCR engine."""
-    return glyph_image(mask, min(b.x0 for b in boxes), min(b.y0 for b in boxes),
-                       max(b.x1 for b in boxes), max(b.y1 for b in boxes), margin=margin)
+    span = Box.around(boxes)
+    return glyph_image(mask, span.x0, span.y0, span.x1, span.y1, margin=margin)
 
 
 def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifier | None,
@@ -158,13 +159,13 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
                      cnn: DigitClassifier | None, ocr: TextRecogniser | None) -> FieldReading:
     """Digits one per cell, joined into the field's printed format (e.g. 0180-99-NNNN)."""
     cells = [template.px(c) for c in spec.cells]
-    region = Box(cells[0].x0, min(c.y0 for c in cells), cells[-1].x1, max(c.y1 for c in cells))
+    region = Box.around(cells)
     pad = 6
     mask, used = added_ink(aligned, template, region, pad=pad, pen_on_print=True)
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
-    pieces = [b for b in stroke_groups(mask) if b.area >= 15]
+    pieces = [b for b in stroke_groups(mask) if b.area >= template.scaled_area(MIN_CELL_PIECE_PX)]
     per_cell: list[list[Blob]] = [[] for _ in cells]
     for b in pieces:
         cx = used.x0 + b.cx
@@ -176,9 +177,8 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
             continue
         # Once a cell holds a digit, every piece in it is part of that digit: a faint 5 loses
         # its bar, a broken 0 half its ring, if only the tall pieces are kept.
-        x0, y0 = min(b.x0 for b in items), min(b.y0 for b in items)
-        x1, y1 = max(b.x1 for b in items), max(b.y1 for b in items)
-        glyphs.append(glyph_image(mask, x0, y0, x1, y1))
+        span = Box.around(items)
+        glyphs.append(glyph_image(mask, span.x0, span.y0, span.x1, span.y1))
         filled.append(i)
     if not filled:
         return FieldReading(spec.key, None, 0.9, (), region)
@@ -219,7 +219,7 @@ def read_parts(aligned: AlignedPage, template: Template, spec: PartsField, cnn: 
     """
     out: dict[str, NumberReading | None] = {}
     boxes = [template.px(b) for b in spec.parts.values()]
-    whole = Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    whole = Box.around(boxes)
     for name, pt_box in spec.parts.items():
         mask, _ = added_ink(aligned, template, template.px(pt_box), pad=2)
         out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr,

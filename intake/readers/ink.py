@@ -22,6 +22,8 @@ from intake.model import AlignedPage, Box
 if TYPE_CHECKING:
     from intake.template import Template
 
+# Pixel lengths and areas below are measured at TUNED_DPI (intake.template); where a function has
+# the template, it scales them to the template's working dpi (Template.scaled, scaled_area).
 INK_THRESHOLD = 150
 PRINT_THRESHOLD = 200  # the blank reference is clean greyscale: anything darker than this is print
 PRINT_DILATE_PX = 2
@@ -37,7 +39,7 @@ def print_mask(template: Template) -> np.ndarray:
     key = (template.id, id(template))
     if key not in _PRINT_MASKS:
         ink = (template.reference < PRINT_THRESHOLD).astype(np.uint8)
-        k = 2 * PRINT_DILATE_PX + 1
+        k = 2 * template.scaled(PRINT_DILATE_PX) + 1
         _PRINT_MASKS[key] = cv2.dilate(ink, np.ones((k, k), np.uint8)) > 0
     return _PRINT_MASKS[key]
 
@@ -59,11 +61,11 @@ def crop_padded(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, fill: int
 
 def local_offset(aligned: AlignedPage, template: Template, box: Box) -> tuple[int, int]:
     """(dx, dy): where the print around ``box`` really is on the aligned page, relative to the template."""
-    ctx = clamp(box, template.reference.shape, CONTEXT_PX)
+    ctx = clamp(box, template.reference.shape, template.scaled(CONTEXT_PX))
     ref = ctx.crop(template.reference)
     if np.count_nonzero(ref < 128) < 0.01 * ref.size:
         return 0, 0  # nothing printed nearby to register on
-    r = LOCAL_SEARCH_PX
+    r = template.scaled(LOCAL_SEARCH_PX)
     page = crop_padded(aligned.image, ctx.x0 - r, ctx.y0 - r, ctx.x1 + r, ctx.y1 + r)
     # Blur both so that a one-pixel jagged fax edge does not decide the match.
     ref_f = cv2.GaussianBlur(255 - ref, (5, 5), 0).astype(np.float32)
@@ -75,17 +77,17 @@ def local_offset(aligned: AlignedPage, template: Template, box: Box) -> tuple[in
 
 def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0,
               pen_on_print: bool = False) -> tuple[np.ndarray, Box]:
-    """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad``), and the box actually used
-    (in template coordinates; the page was read where the box's surroundings really are).
+    """A uint8 0/1 mask of handwriting inside ``box`` (grown by ``pad`` pixels at TUNED_DPI), and the
+    box actually used (in template coordinates; the page was read where the box's surroundings really are).
 
     ``pen_on_print`` also gives back strokes written along a ruled line (see :func:`pen_along_print`);
     meant for cells, whose sides are the ruled lines.
     """
-    b = clamp(box, aligned.image.shape, pad)
+    b = clamp(box, aligned.image.shape, template.scaled(pad))
     dx, dy = local_offset(aligned, template, b)
     ink = crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD
     printed = b.crop(print_mask(template))
-    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8)), printed,
+    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8), template.scaled_area(MIN_COMPONENT_PX)), printed,
                           runs_on=lambda axis, a, e: _runs_on_past(aligned, template, b, dx, dy, axis, a, e))
     hand = hand | mend_across_print(hand, ink & printed)
     if pen_on_print:
@@ -293,13 +295,13 @@ def _runs_on_past(aligned: AlignedPage, template: Template, box: Box, dx: int, d
     """Whether the page just beyond ``box``, less its print, shows ink in the band [start, end) of
     columns (axis 0) or rows (axis 1), on at least one side: the rest of a streak."""
     mask = print_mask(template)
-    gap = PRINT_DILATE_PX + 1
+    gap, past = template.scaled(PRINT_DILATE_PX) + 1, template.scaled(STREAK_LOOK_PAST_PX)
     if axis == 0:
         x0, x1 = box.x0 + start - 1, box.x0 + end + 1
-        sides = [Box(x0, box.y0 - gap - STREAK_LOOK_PAST_PX, x1, box.y0 - gap), Box(x0, box.y1 + gap, x1, box.y1 + gap + STREAK_LOOK_PAST_PX)]
+        sides = [Box(x0, box.y0 - gap - past, x1, box.y0 - gap), Box(x0, box.y1 + gap, x1, box.y1 + gap + past)]
     else:
         y0, y1 = box.y0 + start - 1, box.y0 + end + 1
-        sides = [Box(box.x0 - gap - STREAK_LOOK_PAST_PX, y0, box.x0 - gap, y1), Box(box.x1 + gap, y0, box.x1 + gap + STREAK_LOOK_PAST_PX, y1)]
+        sides = [Box(box.x0 - gap - past, y0, box.x0 - gap, y1), Box(box.x1 + gap, y0, box.x1 + gap + past, y1)]
     for side in sides:
         ink = crop_padded(aligned.image, side.x0 + dx, side.y0 + dy, side.x1 + dx, side.y1 + dy) < INK_THRESHOLD
         ink &= ~crop_padded(mask, side.x0, side.y0, side.x1, side.y1, fill=False)
@@ -383,6 +385,12 @@ class Blob:
     y1: int
     area: int
 
+    @classmethod
+    def joined(cls, pieces: list["Blob"]) -> "Blob":
+        """The pieces as one blob: the box around them all, and their ink together."""
+        span = Box.around(pieces)
+        return cls(span.x0, span.y0, span.x1, span.y1, sum(b.area for b in pieces))
+
     @property
     def cx(self) -> float:
         return (self.x0 + self.x1) / 2
@@ -429,8 +437,7 @@ def stroke_groups(mask: np.ndarray) -> list[Blob]:
         if sum(b.area >= SUBSTANTIAL_PX for b in group) >= 2:
             out.extend(group)
         else:
-            out.append(Blob(min(b.x0 for b in group), min(b.y0 for b in group), max(b.x1 for b in group),
-                            max(b.y1 for b in group), sum(b.area for b in group)))
+            out.append(Blob.joined(group))
     return sorted(out, key=lambda b: b.x0)
 
 

@@ -27,7 +27,7 @@ ANGLE_BINS = 24
 CIRCLE_COVERAGE = 0.5  # share of directions around a word that meet ink for it to count as circled
 RING = (0.75, 3.2)  # ink this far from the word's centre (in units of the inflated word half-size) can be a circle
 NEAR = 1.15  # ink within this distance is on or beside the word: a tick
-TICK_MIN_PX = 12  # at 200 dpi; measured: unmarked words get <= 5 px, the faintest tick ~19
+TICK_MIN_PX = 12  # at TUNED_DPI (scaled by the template); measured: unmarked words get <= 5 px, the faintest tick ~19
 WORD_MARGIN_PX = 4
 STAMP_MIN_FRACTION = 0.02
 # Below this share of a printed word still visible on the fax, the word is damaged (a dropout, or
@@ -40,7 +40,8 @@ def _word_geometry(template: Template, word, origin: Box) -> tuple[float, float,
     """Centre (in crop coordinates) and inflated half-sizes of a printed word."""
     b = template.px(word)
     cx, cy = (b.x0 + b.x1) / 2 - origin.x0, (b.y0 + b.y1) / 2 - origin.y0
-    return cx, cy, b.width / 2 + WORD_MARGIN_PX, b.height / 2 + WORD_MARGIN_PX
+    margin = template.scaled(WORD_MARGIN_PX)
+    return cx, cy, b.width / 2 + margin, b.height / 2 + margin
 
 
 def _polar(mask: np.ndarray, geom) -> tuple[np.ndarray, np.ndarray]:
@@ -60,10 +61,10 @@ def _evidence(dist: np.ndarray, angle: np.ndarray) -> tuple[float, int]:
     return coverage, int((dist <= NEAR).sum())
 
 
-def _mark_strength(coverage: float, near: int) -> float:
+def _mark_strength(template: Template, coverage: float, near: int) -> float:
     """0 (clearly unmarked) .. 1 (clearly marked), 0.5 at the decision boundary."""
     circle = coverage / (2 * CIRCLE_COVERAGE)
-    tick = near / (2 * TICK_MIN_PX)
+    tick = near / (2 * template.scaled_area(TICK_MIN_PX))
     return float(min(1.0, max(circle, tick)))
 
 
@@ -78,7 +79,7 @@ def read_option_pair(aligned: AlignedPage, template: Template, spec: OptionPairF
     strengths = []
     for i, (dist, angle) in enumerate(polar):
         mine = nearer_first if i == 0 else ~nearer_first
-        strengths.append(_mark_strength(*_evidence(dist[mine], angle[mine])))
+        strengths.append(_mark_strength(template, *_evidence(dist[mine], angle[mine])))
     marked = [s >= 0.5 for s in strengths]
     # Confidence: how far each option is from the boundary, for the weaker of the two decisions.
     confidence = float(min(0.5 + abs(s - 0.5) for s in strengths))
@@ -95,7 +96,7 @@ def read_circled_option(aligned: AlignedPage, template: Template, spec: CircledO
     """フリー: true when the writer circled (or ticked) the printed word."""
     box = template.px(spec.box)
     mask, used = added_ink(aligned, template, box)
-    strength = _mark_strength(*_evidence(*_polar(mask, _word_geometry(template, spec.text, used))))
+    strength = _mark_strength(template, *_evidence(*_polar(mask, _word_geometry(template, spec.text, used))))
     damaged = _damaged_print(aligned, template, spec.key, [spec.text])
     return FieldReading(spec.key, strength >= 0.5, 0.5 + abs(strength - 0.5), damaged, box)
 

@@ -36,11 +36,6 @@ def _aspect(b: Blob) -> float:
     return (b.x1 - b.x0) / max(1, b.y1 - b.y0)
 
 
-def _union(items: list[Blob]) -> Blob:
-    return Blob(min(b.x0 for b in items), min(b.y0 for b in items), max(b.x1 for b in items),
-                max(b.y1 for b in items), sum(b.area for b in items))
-
-
 def _merge_overlapping(items: list[Blob]) -> list[Blob]:
     """Join pieces of one digit (a broken stroke, the detached bar of a 5) that overlap in x."""
     merged: list[Blob] = []
@@ -49,7 +44,7 @@ def _merge_overlapping(items: list[Blob]) -> list[Blob]:
             m = merged[-1]
             overlap = min(m.x1, b.x1) - max(m.x0, b.x0)
             if overlap > 0.5 * min(m.x1 - m.x0, b.x1 - b.x0):
-                merged[-1] = _union([m, b])
+                merged[-1] = Blob.joined([m, b])
                 continue
         merged.append(b)
     return merged
@@ -170,7 +165,7 @@ def _candidate_digits(atoms: list[Blob], whole: set[Span], mask: np.ndarray,
     """
     n = len(atoms)
     spans = [(i, j) for i in range(n) for j in range(i + 1, min(i + MAX_PIECES_PER_DIGIT, n) + 1)]
-    boxes = {s: _union(atoms[s[0]:s[1]]) for s in spans}
+    boxes = {s: Blob.joined(atoms[s[0]:s[1]]) for s in spans}
     spans = [s for s in spans if s[1] - s[0] == 1 or s in whole or _aspect(boxes[s]) <= MAX_JOINED_ASPECT]
     probs = dict(zip(spans, classify([glyph_image(mask, b.x0, b.y0, b.x1, b.y1) for b in (boxes[s] for s in spans)])))
     return boxes, probs

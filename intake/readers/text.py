@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from intake.model import AlignedPage, FieldReading
+from intake.model import AlignedPage, Box, FieldReading
 from intake.reasons import Reason
 from intake.readers.engines.base import TextRecogniser
 from intake.readers.ink import added_ink, blobs
@@ -57,7 +57,8 @@ def _ink_lines(mask: np.ndarray, multiline: bool) -> list[tuple[int, int, int, i
     if not items:
         return []
     if not multiline:
-        return [(min(b.x0 for b in items), min(b.y0 for b in items), max(b.x1 for b in items), max(b.y1 for b in items))]
+        span = Box.around(items)
+        return [(span.x0, span.y0, span.x1, span.y1)]
     rows = mask.any(axis=1).astype(np.uint8)
     # Close small vertical gaps inside one line (kana with detached strokes).
     rows = cv2.morphologyEx(rows.reshape(-1, 1), cv2.MORPH_CLOSE, np.ones((7, 1), np.uint8)).ravel()
