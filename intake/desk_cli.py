@@ -22,6 +22,7 @@ from intake.register import add_arguments as register_arguments
 MESSAGES = {
     "ja": {
         "review_rows": "intake: 確認待ちの記録 {count} 件",
+        "unread_faxes": "intake: ほかに読めなかったFAX {count} 件が確認待ちです (intake review list、確認ステーション)",
         "exported": "intake: {count} 件を書き出しました",
         "skipped": "読み飛ばし",
         "rejected": "不採用",
@@ -33,6 +34,7 @@ MESSAGES = {
     },
     "en": {
         "review_rows": "intake: {count} record(s) waiting for review",
+        "unread_faxes": "intake: and {count} unread fax(es) waiting (intake review list, the review station)",
         "exported": "intake: exported {count} record(s)",
         "skipped": "skipped",
         "rejected": "rejected",
@@ -224,6 +226,9 @@ def cmd_export(args) -> int:
             n, _ = export_review(store, args.out, encoding or "utf-8", accept_lossy=args.accept_lossy,
                                  headers=args.headers)
             print(say("review_rows", count=n), file=sys.stderr)
+            unread = len(store.unread_files())
+            if unread:
+                print(say("unread_faxes", count=unread), file=sys.stderr)
         else:
             n, _ = export_records(store, args.out, args.format or "jsonl", include_pending=args.all,
                                   encoding=encoding, accept_lossy=args.accept_lossy)

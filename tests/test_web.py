@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,28 @@ def test_an_unread_fax_keyed_by_hand_becomes_a_checked_audited_record(db):
         assert rec.decision == "confirmed" and rec.values() == VALUES and rec.reviewer == "tanaka"
         assert s.lookup_file("ee" * 32).decision == "keyed"
         assert {a["key"] for a in s.audit(rid)} >= {"sent_date", "customer_contact.phone", "#decision"}
+
+
+def test_a_page_that_could_not_be_aligned_is_shown_as_the_fax_page_itself(db):
+    import dataclasses
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    repo = Path(__file__).resolve().parents[1]
+    rec = dataclasses.replace(make_record("ab" * 32, 1, flagged={"stop.time": "unsure"}), crops={})
+    with Store(db) as s:
+        [rid] = s.save_file("ab" * 32, "fax_0001.tif", [rec])
+        copy = db.parent / "archive" / "fax_0001.tif"
+        copy.parent.mkdir()
+        shutil.copy(repo / "samples" / "fax_0001.tif", copy)
+        s.set_stored_path("ab" * 32, copy)
+    client = logged_in(create_app(db, secret=b"k" * 32), "tanaka")
+    png = client.get(f"/records/{rid}/page.png").get_data()
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    from intake.ingest import load_pages
+    from intake.review.images import MAX_WIDTH
+
+    page = load_pages(repo / "samples" / "fax_0001.tif")[0].image
+    assert image.shape[1] == min(MAX_WIDTH, page.shape[1])  # the fax page, not the blank form

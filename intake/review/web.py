@@ -162,6 +162,15 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
     def next_item():
         return redirect(next_url())
 
+    def stored_pages(row) -> list:
+        """The pages of a stored fax (archived or quarantined), or none if they cannot be decoded."""
+        if row is None or not row.stored_path:
+            return []
+        try:
+            return images.fax_pages(store().resolve(row.stored_path))
+        except IntakeError:
+            return []
+
     def record_or_404(rid: str):
         rec = store().get_record(rid)
         if rec is None or rec.form not in templates:
@@ -199,9 +208,15 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
     @app.get("/records/<rid>/page.png")
     @login_required
     def record_image(rid: str):
+        """The form with the record's crops in place; for a page that could not be aligned (no crops)
+        the fax page itself, rendered from the stored file."""
         rec, template = record_or_404(rid)
-        return Response(images.png(images.record_page(template, rec)), mimetype="image/png",
-                        headers={"Cache-Control": "private, no-store"})
+        if any(f.crop_path for f in rec.fields.values()):
+            image = images.record_page(template, rec)
+        else:
+            pages = stored_pages(store().lookup_file(rec.file_sha256))
+            image = pages[rec.page - 1] if 0 < rec.page <= len(pages) else images.record_page(template, rec)
+        return Response(images.png(image), mimetype="image/png", headers={"Cache-Control": "private, no-store"})
 
     @app.get("/records/<rid>/crops/<key>.png")
     @login_required
@@ -294,10 +309,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
     def fax_page(sha: str):
         row = fax_or_404(sha)
         holder = store().take_lease("file:" + sha, session["user"], LEASE_SECONDS) if row.decision is None else None
-        try:
-            pages = len(images.fax_pages(store().resolve(row.stored_path))) if row.stored_path else 0
-        except IntakeError:
-            pages = 0
+        pages = len(stored_pages(row))
         template = next(iter(templates.values()))
         rows = [{"key": s.key, "label": words.field_label(template, s.key, lang()), "kind": s.kind, "value": "",
                  "flagged": False, "reasons": [], "crop": False} for s in template.fields]
@@ -309,10 +321,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
     @login_required
     def fax_image(sha: str, n: int):
         row = fax_or_404(sha)
-        try:
-            pages = images.fax_pages(store().resolve(row.stored_path)) if row.stored_path else []
-        except IntakeError:
-            abort(404)
+        pages = stored_pages(row)
         if not 1 <= n <= len(pages):
             abort(404)
         return Response(images.png(pages[n - 1]), mimetype="image/png", headers={"Cache-Control": "private, no-store"})
