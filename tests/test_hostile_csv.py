@@ -131,6 +131,13 @@ def test_stdout_gets_the_encoding_and_the_bom(store, pending, tmp_path):
     assert b"cp932: no character changed" not in sjis.stderr  # nothing to say when nothing changed
 
 
+def test_lossy_messages_are_japanese_first(monkeypatch):
+    _, changes = encode("〜👍", "cp932")
+    monkeypatch.setenv("INTAKE_LANG", "ja")
+    assert changes.describe() == "cp932: 1 文字を似た文字に置き換えます (〜→～ ×1); 1 文字を ? に置き換えます (記号・絵文字 ×1)"
+    assert changes.describe("en").startswith("cp932: 1 character(s) changed to a look-alike (〜→～ ×1)")
+
+
 def test_lossy_cp932_exits_non_zero_unless_accepted(store, tmp_path):
     rec = make_record("f7" * 32, flagged={"remarks": "?"}, values=VALUES | {"remarks": "〜👍髙"})
     store.save_file(rec.source.sha256, "fax.tif", [rec])
