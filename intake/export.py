@@ -22,6 +22,7 @@ from typing import Any, Iterable
 from intake.csvio import (
     Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, unneutralise,
 )
+from intake.errors import ExitCode, IntakeError
 from intake.messages import field_labels, language, render
 from intake.review.sheet import DECISION_COLUMNS, FIELD_SUFFIXES, FLAG_MARK, read_review_sheet
 from intake.store import Store, StoredRecord
@@ -34,8 +35,11 @@ SHEET_ENCODING = "cp932"  # the one legacy encoding a sheet may have been shown 
 RECORD_ID = re.compile(r"[0-9a-f]{16}-[0-9]{1,4}")  # intake.store.record_id; anything else is not echoed
 
 
-class ExportFormatError(ReviewFileError):
+class ExportFormatError(IntakeError):
+    """An export asked for in a form it cannot take (JSON Lines in cp932, an unknown format)."""
+
     reason = "export_format"
+    exit_code = ExitCode.bad_args
 
 
 # -- cells ------------------------------------------------------------------------
