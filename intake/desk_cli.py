@@ -16,9 +16,6 @@ import sys
 from intake.errors import ExitCode, IntakeError
 from intake.register import add_arguments as register_arguments
 
-# import-review: the sheet was read, but some rows were rejected and not applied.
-
-
 MESSAGES = {
     "ja": {
         "review_rows": "intake: 確認待ちの記録 {count} 件",

@@ -461,7 +461,12 @@ def _checks(template, values: dict[str, Any]) -> list[tuple[str, str, dict[str, 
             if reason.code == "rule:required":
                 out.append((key, "required", {}))
             elif reason.family == "rule":
-                out.append((key, "rule_failed", {"rules": reason.code.removeprefix("rule:")}))
+                out.append((key, "rule_failed", {"rules": _rule_words(template, reason.code.removeprefix("rule:"), key)}))
             else:
                 out.append((key, "invalid_value", {"hint": _hint(spec) if spec else "text"}))
     return out
+
+
+def _rule_words(template, name: str, key: str) -> str:
+    """A broken rule in the template's own words (which quote no value), else its name."""
+    return next((r.message for r in template.rules if r.rule == name and key in r.fields and r.message), name)
