@@ -317,7 +317,7 @@ def test_cross_field_failures_name_the_rule_not_the_dates(store, pending, tmp_pa
     assert ("resume.date", "rule_failed") in found and ("stop.weekday", "rule_failed") in found
     text = "\n".join(str(p) for p in report.rejected)
     assert "2026-06" not in text and "月" not in text.replace("月火水木金土日", "")
-    assert "rule_failed" in text and "weekday_matches_date" in text and ": after " in text
+    assert "rule_failed" in text and "weekday_matches_date" in text and "the restart must come after the stop" in text
 
 
 def test_cli_rejections_hold_no_typed_value(store, pending, tmp_path):
