@@ -134,15 +134,32 @@ class Changes:
     def lossy(self) -> bool:
         return bool(self.mapped or self.replaced)
 
-    def describe(self) -> str:
+    def describe(self, lang: str | None = None) -> str:
+        """What changed, in the desk's language: counts per kind and the look-alike pairs, never a lost character."""
+        from intake.messages import language
+
+        words = LOSS_WORDS[language(lang)]
         parts = []
         if self.mapped:
             pairs = ", ".join(f"{a}→{b} ×{n}" for (a, b), n in sorted(self.mapped.items()))
-            parts.append(f"{sum(self.mapped.values())} character(s) changed to a look-alike ({pairs})")
+            parts.append(words["mapped"].format(count=sum(self.mapped.values()), pairs=pairs))
         if self.replaced:
-            kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.replaced.items()))
-            parts.append(f"{sum(self.replaced.values())} character(s) replaced by '?' ({kinds})")
-        return f"{self.encoding}: " + "; ".join(parts) if parts else f"{self.encoding}: no character changed"
+            kinds = ", ".join(f"{words[kind]} ×{n}" for kind, n in sorted(self.replaced.items()))
+            parts.append(words["replaced"].format(count=sum(self.replaced.values()), kinds=kinds))
+        return f"{self.encoding}: " + "; ".join(parts or [words["none"]])
+
+
+LOSS_WORDS = {
+    "ja": {"mapped": "{count} 文字を似た文字に置き換えます ({pairs})", "replaced": "{count} 文字を ? に置き換えます ({kinds})",
+           "none": "変わる文字はありません", "kanji/kana": "漢字・かな", "symbol/emoji": "記号・絵文字", "other": "その他",
+           "refused": "何も書き出していません。すべての文字を残すには --encoding utf-8、このまま書き出すには --accept-lossy を指定してください",
+           "accepted": "--accept-lossy により、このまま書き出しました"},
+    "en": {"mapped": "{count} character(s) changed to a look-alike ({pairs})",
+           "replaced": "{count} character(s) replaced by '?' ({kinds})", "none": "no character changed",
+           "kanji/kana": "kanji/kana", "symbol/emoji": "symbol/emoji", "other": "other",
+           "refused": "Nothing was written. Use --encoding utf-8 to keep every character, or --accept-lossy to write it anyway",
+           "accepted": "written as it is, since --accept-lossy was given"},
+}
 
 
 def _kind(ch: str) -> str:
@@ -237,12 +254,14 @@ def export_bytes(text: str, out: str | Path | None, encoding: str, *, bom: bool,
 
     A lossy export is refused (``LossyExportError``, nothing written) unless ``accept_lossy``.
     """
+    from intake.messages import language
+
     data, changes = encode(text, encoding, bom=bom)
     if changes.lossy:
+        words = LOSS_WORDS[language()]
         if not accept_lossy:
-            raise LossyExportError(f"{changes.describe()}. Nothing was written. Use --encoding utf-8 to keep every "
-                                   "character, or --accept-lossy to write it anyway")
-        print(f"intake: warning: {changes.describe()} (accepted with --accept-lossy)", file=sys.stderr)
+            raise LossyExportError(f"{changes.describe()}. {words['refused']}")
+        print(f"intake: {changes.describe()}. {words['accepted']}", file=sys.stderr)
     write_output(data, out)
     return changes
 

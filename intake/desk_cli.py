@@ -16,9 +16,6 @@ import sys
 from intake.errors import ExitCode, IntakeError
 from intake.register import add_arguments as register_arguments
 
-# import-review: the sheet was read, but some rows were rejected and not applied.
-
-
 MESSAGES = {
     "ja": {
         "review_rows": "intake: 確認待ちの記録 {count} 件",
@@ -27,6 +24,7 @@ MESSAGES = {
         "skipped": "読み飛ばし",
         "rejected": "不採用",
         "imported": "intake: {applied} 件を確認済みにしました (変更した項目 {changed})、{rejected} 行は不採用で適用していません",
+        "unread_columns": "intake: 次の列は確認シートの列ではないため読み込んでいません: {columns}",
         "found": "intake: {count} 件の記録が該当します (値は表示しません)",
         "disclosed": "intake: {count} 件の記録を書き出しました",
         "erased": "{id}: 消去しました (項目 {fields}、訂正履歴 {audit}、切り出し画像 {crops}、FAX {faxes})",
@@ -39,6 +37,7 @@ MESSAGES = {
         "skipped": "skipped",
         "rejected": "rejected",
         "imported": "intake: {applied} record(s) reviewed ({changed} field(s) changed), {rejected} row(s) rejected and not applied",
+        "unread_columns": "intake: these columns are not part of the review sheet and were not read: {columns}",
         "found": "intake: {count} record(s) match (values are not shown)",
         "disclosed": "intake: wrote {count} record(s)",
         "erased": "{id}: erased ({fields} fields, {audit} corrections, {crops} crop images, {faxes} fax copies)",
@@ -243,6 +242,8 @@ def cmd_import_review(args) -> int:
     _private_umask()
     with Store(args.db) as store:
         report = import_review_csv(store, args.file, args.reviewer, encoding=args.encoding)
+    if report.unread_columns:
+        print(say("unread_columns", columns=", ".join(report.unread_columns)), file=sys.stderr)
     for p in report.skipped:
         print(f"intake: {say('skipped')} {p}", file=sys.stderr)
     for p in report.rejected:

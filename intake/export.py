@@ -23,8 +23,9 @@ from typing import Any, Iterable
 from intake.csvio import (
     Changes, ReviewFileError, as_sheet_shows, csv_text, export_bytes, looks_like_formula, unneutralise,
 )
+from intake.errors import ExitCode, IntakeError
 from intake.messages import field_labels, language, render
-from intake.review.sheet import FLAG_MARK, read_review_sheet
+from intake.review.sheet import DECISION_COLUMNS, FIELD_SUFFIXES, FLAG_MARK, read_review_sheet
 from intake.store import Store, StoredRecord
 
 FIXED_COLUMNS = ["record_id", "source_file", "page", "reasons"]
@@ -35,8 +36,11 @@ SHEET_ENCODING = "cp932"  # the one legacy encoding a sheet may have been shown 
 RECORD_ID = re.compile(r"[0-9a-f]{16}-[0-9]{1,4}")  # intake.store.record_id; anything else is not echoed
 
 
-class ExportFormatError(ReviewFileError):
+class ExportFormatError(IntakeError):
+    """An export asked for in a form it cannot take (JSON Lines in cp932, an unknown format)."""
+
     reason = "export_format"
+    exit_code = ExitCode.bad_args
 
 
 # -- cells ------------------------------------------------------------------------
@@ -109,7 +113,7 @@ def review_csv_text(records: list[StoredRecord], headers: str = "keys",
                     crops: dict[tuple[str, str], str] | None = None) -> str:
     """The review sheet: one row per record with an empty decision to fill in, each field's value, and
     for each field flagged in any row its 要確認 mark, reasons and crop image (intake.review.sheet)."""
-    from intake.review.sheet import DECISION_COLUMNS, title
+    from intake.review.sheet import title
 
     keys, flagged = _field_keys(records), set(_flagged_keys(records))
     columns = FIXED_COLUMNS + DECISION_COLUMNS + REGISTER_COLUMNS
@@ -264,6 +268,7 @@ class ImportReport:
     applied: list[str] = field(default_factory=list)  # record ids marked reviewed
     changed_fields: int = 0
     skipped: list[RowProblem] = field(default_factory=list)  # not an error (e.g. already reviewed)
+    unread_columns: list[str] = field(default_factory=list)  # columns a person added: not imported
     rejected: list[RowProblem] = field(default_factory=list)  # rows NOT applied, with every reason
 
     @property
@@ -285,7 +290,9 @@ def import_review_csv(store: Store, path: str | Path, reviewer: str, *, encoding
         raise ReviewFileError("a reviewer name is required (--reviewer)")
     sheet = read_review_sheet(path, encoding)
     templates = templates if templates is not None else _templates_by_id()
-    report = ImportReport()
+    keys = {spec.key for t in templates.values() for spec in t.fields}
+    known = set(FIXED_COLUMNS + DECISION_COLUMNS + REGISTER_COLUMNS) | keys | {k + s for k in keys for s in FIELD_SUFFIXES}
+    report = ImportReport(unread_columns=[c for c in sheet.header if c not in known])
     by_record: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, row in sheet.rows:
         rid = unneutralise(row.get("record_id") or "").strip()

