@@ -70,6 +70,8 @@ def test_every_page_and_image_needs_a_login_and_every_post_a_csrf_token(db):
     assert anon.post("/login", data={"name": "tanaka", "password": "nope", "csrf": token(bad.get_data(as_text=True))}).status_code == 401
     client = logged_in(app, "tanaka")
     assert client.get(f"/records/{rid}/crops/stop.time.png").mimetype == "image/png"
+    page = client.get(f"/records/{rid}/page.png")
+    assert page.mimetype == "image/png" and page.get_data()[:4] == b"\x89PNG"  # the form, crops in place
     assert client.get(f"/records/{rid}/crops/..%2Fintake.db.png").status_code == 404  # by key, never by path
     assert client.post(f"/records/{rid}/decide", data={"decision": "confirmed", "version": "0"}).status_code == 400
     with Store(db) as s:
