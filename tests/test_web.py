@@ -85,6 +85,9 @@ def test_a_leased_record_is_refused_to_another_reviewer_and_a_stale_edit_is_not_
     page_a = a.get(f"/records/{rid}").get_data(as_text=True)
     page_b = b.get(f"/records/{rid}").get_data(as_text=True)
     assert "tanakaさんが作業中です" in page_b
+    assert b.post(f"/api/lease/{rid}", headers={"X-CSRF-Token": token(page_b)}).get_json() == {
+        "holder": "tanaka", "mine": False}
+    assert a.post(f"/api/lease/{rid}", headers={"X-CSRF-Token": token(page_a)}).get_json()["mine"]
     refused = b.post(f"/records/{rid}/decide", data={"csrf": token(page_b), "version": "0", "decision": "confirmed",
                                                      "v:stop.time": "20:00"})
     assert refused.status_code == 409
