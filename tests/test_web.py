@@ -70,6 +70,8 @@ def test_every_page_and_image_needs_a_login_and_every_post_a_csrf_token(db):
     assert anon.post("/login", data={"name": "tanaka", "password": "nope", "csrf": token(bad.get_data(as_text=True))}).status_code == 401
     client = logged_in(app, "tanaka")
     assert client.get(f"/records/{rid}/crops/stop.time.png").mimetype == "image/png"
+    page = client.get(f"/records/{rid}/page.png")
+    assert page.mimetype == "image/png" and page.get_data()[:4] == b"\x89PNG"  # the form, crops in place
     assert client.get(f"/records/{rid}/crops/..%2Fintake.db.png").status_code == 404  # by key, never by path
     assert client.post(f"/records/{rid}/decide", data={"decision": "confirmed", "version": "0"}).status_code == 400
     with Store(db) as s:
@@ -83,6 +85,9 @@ def test_a_leased_record_is_refused_to_another_reviewer_and_a_stale_edit_is_not_
     page_a = a.get(f"/records/{rid}").get_data(as_text=True)
     page_b = b.get(f"/records/{rid}").get_data(as_text=True)
     assert "tanakaさんが作業中です" in page_b
+    assert b.post(f"/api/lease/{rid}", headers={"X-CSRF-Token": token(page_b)}).get_json() == {
+        "holder": "tanaka", "mine": False}
+    assert a.post(f"/api/lease/{rid}", headers={"X-CSRF-Token": token(page_a)}).get_json()["mine"]
     refused = b.post(f"/records/{rid}/decide", data={"csrf": token(page_b), "version": "0", "decision": "confirmed",
                                                      "v:stop.time": "20:00"})
     assert refused.status_code == 409

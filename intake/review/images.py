@@ -23,8 +23,7 @@ MAX_WIDTH = 1400
 
 
 def outer_box(template: Template, key: str) -> Box:
-    boxes = list(field_boxes(template, template.field(key)).values())
-    return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    return Box.around(field_boxes(template, template.field(key)).values())
 
 
 def record_page(template: Template, record: StoredRecord) -> np.ndarray:

@@ -253,6 +253,14 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
         base = rec.values() if rec else {spec.key: None for spec in template.fields}
         return jsonify(check_json(template, typed, base))
 
+    @app.post("/api/lease/<rid>")
+    @login_required
+    def renew_lease(rid: str):
+        """Kept alive by an open record page: the reviewer still holds it (or learns who does)."""
+        record_or_404(rid)
+        holder = store().take_lease(rid, session["user"], LEASE_SECONDS)
+        return jsonify({"holder": holder, "mine": holder == session["user"]})
+
     def conflict(message: str):
         return render_template("message.html", message=message), 409
 

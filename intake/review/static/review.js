@@ -103,6 +103,14 @@
       form.dataset.checked = String(Date.now());
     });
   }
+  // Keep the lease while the page is open (it lasts 5 minutes; renewed every 2).
+  if (form.dataset.record) {
+    setInterval(function () {
+      fetch("/api/lease/" + encodeURIComponent(form.dataset.record), {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf },
+      });
+    }, 120000);
+  }
   form.addEventListener("input", function (e) {
     if (!e.target.classList.contains("value")) return;
     clearTimeout(timer);
