@@ -3,7 +3,9 @@ on records the pipeline read from the sample faxes, served by the real `intake r
 
 A scripted reviewer logs in and clears the queue with the keyboard only, holds one record, returns
 one, reopens one; a second reviewer collides with the first; every page and image needs a login.
-The test measures keystrokes and seconds per flagged field and takes the README's screenshots.
+The test measures keystrokes and seconds per flagged field and takes screenshots of the queue and
+the record page: into a temporary folder, or into ``$INTAKE_SCREENSHOTS`` (``INTAKE_SCREENSHOTS=docs``
+refreshes the README's pictures).
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ def typed_text(kind: str, value) -> str | None:
     return "" if value is None else str(value)
 
 
-def test_keyboard_review_hold_return_reopen_collision_and_screenshots(station):
+def test_keyboard_review_hold_return_reopen_collision_and_screenshots(station, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -174,11 +176,12 @@ def test_keyboard_review_hold_return_reopen_collision_and_screenshots(station):
     try:
         ka = Keyboard(a)
         login(a, ka, base, "tanaka")
-        a.save_screenshot(str(REPO / "docs" / "review-queue.png"))
+        shots = Path(os.environ.get("INTAKE_SCREENSHOTS") or tmp_path)
+        assert a.save_screenshot(str(shots / "review-queue.png"))
         assert "確認待ち" in a.find_element(By.ID, "counts").text
         ka.press(Keys.ENTER)  # the queue focuses 'start': the oldest waiting record opens
         wait_for(lambda: "/records/" in a.current_url)
-        a.save_screenshot(str(REPO / "docs" / "review-record.png"))
+        assert a.save_screenshot(str(shots / "review-record.png"))
 
         fields = 0
         started = time.perf_counter()
