@@ -344,11 +344,8 @@ class Desk:
                     if not chunk:
                         break
                     h.update(chunk)
-                    try:
-                        os.write(out, chunk)
-                    except OSError as exc:
-                        raise StoreWriteError(f"cannot write in the data folder {self.work}: {exc.strerror}") from None
-                os.fsync(out)
+                    _write_all(out, chunk, self.work)
+                _sync(out, self.work)
             finally:
                 os.close(out)
             if _ident(os.fstat(fd)) != entry.ident:
@@ -552,6 +549,23 @@ class Desk:
         self._on_step("work_removed")
         self.store.finish_move(move)
         self._on_step("finished")
+
+
+def _write_all(fd: int, data: bytes, folder: Path) -> None:
+    """Write every byte (a nearly full disk takes part of a write without an error, then fails)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise StoreWriteError(f"cannot write in the data folder {folder}: {exc.strerror}") from None
+
+
+def _sync(fd: int, folder: Path) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise StoreWriteError(f"cannot write in the data folder {folder}: {exc.strerror}") from None
 
 
 def _remove_inbox_entry(move: Move) -> None:
