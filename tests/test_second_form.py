@@ -148,14 +148,16 @@ def test_the_real_form_is_still_found_beside_the_slip(slip, template):
 
 
 def test_a_real_match_beats_an_implausible_better_score(slip, slip_fax, tmp_path):
-    """A template the page matches only at an impossible scale (a copy of the slip, stretched three
-    times) must not hide the template it really matches, even where its score is as high."""
+    """A template the page matches only with an impossible geometry (a copy of the slip stretched a
+    third wider, not taller) must not hide the template it really matches, even where its score is
+    as high."""
     folder = tmp_path / "order_slip_stretched"
     shutil.copytree(slip.folder, folder)
     spec = json.loads((folder / "template.json").read_text(encoding="utf-8"))
-    spec |= {"id": "order_slip_stretched", "page_size_pt": [v * 3 for v in spec["page_size_pt"]]}
+    width, height = spec["page_size_pt"]
+    spec |= {"id": "order_slip_stretched", "page_size_pt": [width * 1.35, height]}
     (folder / "template.json").write_text(json.dumps(spec), encoding="utf-8")
-    stretched = load_template(folder)  # its reference is the slip's, scaled to the larger page
+    stretched = load_template(folder)  # its reference is the slip's, stretched to the wider page
     image = np.asarray(Image.open(slip_fax).convert("L"))
     square, dpi = to_square_pixels(image, (204.0, 196.0))
     page = Page(square, dpi, SourceRef(str(slip_fax), 1, "0" * 64))
