@@ -52,6 +52,9 @@ class Rule(Strict):
     rule: str
     fields: list[str] = Field(min_length=1)
     message: str = ""
+    # The rule applies only when one of these fields holds a value (a blank 開始 is a restart not
+    # decided yet: no time or フリー is owed for it).
+    when: list[str] = []
 
 
 class Template(Strict):
@@ -77,7 +80,7 @@ class Template(Strict):
             raise ValueError(f"duplicate field keys: {sorted(dup)}")
         known = set(keys)
         for r in self.rules:
-            for f in r.fields:
+            for f in [*r.fields, *r.when]:
                 if not fnmatch.filter(known, f):
                     raise ValueError(f"rule {r.rule} names unknown field {f}")
         return self

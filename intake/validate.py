@@ -133,6 +133,8 @@ def check_values(template: Template, values: dict[str, Any]) -> tuple[Reason, ..
         if check is None:
             problems.append(Reason.of("rule_unknown", (), rule=rule.rule))
             continue
+        if rule.when and all(checked.get(k) in (None, False) for k in _expand(template, rule.when)):
+            continue  # nothing it depends on is written
         fields = _expand(template, rule.fields)
         if rule.rule == "required" and set(fields) <= malformed:
             continue  # already explained by what was wrong with the value

@@ -209,3 +209,21 @@ def test_parse_value_says_what_was_wrong_as_a_reason(template):
         parse_value(template.field("notify.before_stop.customer"), "たぶん")
     assert bad.value.reason == Reason.of("not_yes_no", value="たぶん")
     assert "要/不要" in str(bad.value)  # the desk reads the message in Japanese
+
+
+def test_a_blank_restart_is_a_restart_not_decided_yet(template):
+    """開始 left blank is allowed: no date, time or フリー is owed, and nothing flags the record."""
+    values = good_values() | {"resume.date": None, "resume.weekday": None, "resume.time": None, "resume.free": False}
+    assert check_values(template, values) == ()
+
+
+@pytest.mark.parametrize("written", [{"resume.time": "10:00"}, {"resume.free": True}, {"resume.weekday": "木"}])
+def test_a_restart_time_or_free_without_its_date_is_flagged(template, written):
+    values = good_values() | {"resume.date": None, "resume.weekday": None, "resume.time": None, "resume.free": False}
+    problems = check_values(template, values | written)
+    assert any(p.code == "rule:required" and p.fields == ("resume.date",) for p in problems)
+
+
+def test_a_restart_date_still_owes_a_time_or_free(template):
+    values = good_values() | {"resume.time": None, "resume.free": False}
+    assert "rule:exactly_one" in {p.code for p in check_values(template, values)}
