@@ -35,6 +35,7 @@ def _pad(text: str, width: int) -> str:
 STATUS = {"ja": ("要確認", "確認不要 (そのまま登録)"), "en": ("NEEDS REVIEW", "ok (straight through)")}
 REVIEW_MARK = {"ja": "  <- 要確認", "en": "  <- review"}
 REASONS_HEADING = {"ja": "   確認理由:", "en": "   reasons:"}
+REGISTER_HEADING = {"ja": "契約台帳", "en": "register"}
 
 
 def _print_record(record: Record, out, lang: str) -> None:
@@ -47,9 +48,10 @@ def _print_record(record: Record, out, lang: str) -> None:
         value = "—" if f.value is None else f.value
         print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
     if record.register is not None:
-        c = record.register["contractor"]
-        print(f"   register {record.register['version']['sha256']}: contractor "
-              f"{c['registered'] or 'not in the register'}", file=out)
+        from intake.export import register_cells
+
+        name, rows = register_cells(record.register, lang)
+        print(f"   {REGISTER_HEADING[lang]} {record.register['version']['sha256']}: {name}  {rows}", file=out)
     reasons = record.review_reasons()
     if reasons:
         print(REASONS_HEADING[lang], file=out)

@@ -89,14 +89,14 @@ def _field_cells(r: StoredRecord, key: str, crops: dict[tuple[str, str], str]) -
     return {key + ".flag": FLAG_MARK, key + ".reason": _said(r, f.reasons), key + ".crop": crops.get((r.id, key), "")}
 
 
-def register_cells(register: dict | None) -> list[str]:
+def register_cells(register: dict | None, lang: str | None = None) -> list[str]:
     """The registered contractor's name, and per target row whose number it is, in the desk's language."""
     from intake.messages import language, render
     from intake.reasons import Reason
 
     if register is None:
         return ["", ""]
-    lang = language()
+    lang = language(lang)
     rows = []
     for t in register["targets"]:
         case = "plan_not_on_number" if t.get("plan_on_number") is False else t["holder"]
