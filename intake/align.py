@@ -131,7 +131,16 @@ def align_to_template(page: Page, classification: Classification, template: Temp
     if not ok:  # faded print? (see LINE_PRECISION_MIN)
         precision, visible = line_precision(warped, template)
         ok = precision >= LINE_PRECISION_MIN and visible >= MIN_VISIBLE_LINES
-    return AlignedPage(warped, template.id, page.source, quality, homography, ok, () if ok else _failed(quality))
+    return AlignedPage(warped, template.id, page.source, quality, homography, ok, () if ok else _failed(quality),
+                       off_page(page, homography, template))
+
+
+def off_page(page: Page, homography: np.ndarray, template: Template) -> np.ndarray:
+    """Where the template's frame falls outside the received page, as a boolean mask."""
+    w, h = template.size_px
+    sent = np.full(page.image.shape[:2], 255, np.uint8)
+    inside = cv2.warpPerspective(sent, homography, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    return inside == 0
 
 
 def _untrusted(page: Page, classification: Classification, template: Template) -> AlignedPage:

@@ -3,8 +3,10 @@
 Faxes often carry the privacy-policy and notes pages, a cover sheet or a blank
 page besides the form. Each page is matched against every template's blank
 reference with ORB features and a RANSAC homography; a page is a form only if
-enough features agree on one plausible geometry. ORB is rotation-invariant, so
-upside-down and sideways pages are found by the same match.
+enough features, spread over the sheet, agree on one plausible geometry. ORB is
+rotation-invariant, so upside-down and sideways pages (two to a sheet) are found
+by the same match; forms printed at 45-140% of their size are found too, matched
+a second time at their print scale when the first match is weak.
 """
 
 from __future__ import annotations
@@ -33,18 +35,19 @@ UNTRUSTED_MIN_INLIERS = 2 * MIN_INLIERS
 MIN_INLIER_RATIO = 0.12
 BLANK_INK_RATIO = 0.002
 PAGE_FEATURES = 6000
-TEMPLATE_FEATURES = 5000  # per resolution
+TEMPLATE_FEATURES = 5000
 # Reduced prints ("fit to page", two pages to a sheet at ~69%) and enlarged copies.
 MIN_PRINT_SCALE = 0.45
-TEMPLATE_MATCH_DPIS = (MATCH_DPI,)
+MAX_PRINT_SCALE = 1.4
+# The ratio test's runner-up must lie elsewhere on the form (see _distinctive).
 NEIGHBOURS = 4
+SAME_PLACE_MM = 1.5
+# Second match: a weak match with this many consistent features says the print scale; it is worth
+# matching again when that is more than one ORB pyramid step (1.2) from the form's size.
 HINT_MIN_INLIERS = 12
-PAGE_PYRAMID = (1.2, 8)
+RESCALE_MIN = 1.2
 ENLARGED_PRINT_SCALE = 1.3
 EXTENT_DPI = 50.0
-RESCALE_MIN = 1.2
-SAME_PLACE_MM = 1.5
-MAX_PRINT_SCALE = 1.4
 
 
 @dataclass(frozen=True)
@@ -60,30 +63,22 @@ def _prepare(image: np.ndarray, dpi: float, match_dpi: float) -> tuple[np.ndarra
     return cv2.GaussianBlur(small, (3, 3), 0), scale
 
 
-def _features(image: np.ndarray, dpi: float, count: int = PAGE_FEATURES, match_dpi: float = MATCH_DPI,
-              pyramid: tuple[float, int] = (1.2, 8)) -> _Features:
+def _features(image: np.ndarray, dpi: float, count: int = PAGE_FEATURES, match_dpi: float = MATCH_DPI) -> _Features:
     small, scale = _prepare(image, dpi, match_dpi)
-    orb = cv2.ORB_create(nfeatures=count, scaleFactor=pyramid[0], nlevels=pyramid[1], edgeThreshold=15, patchSize=31,
-                         fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=count, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
     kps, desc = orb.detectAndCompute(small, None)
     if desc is None:
         return _Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
     return _Features(np.float32([k.pt for k in kps]) / scale, desc)
 
 
-def _combined(parts: list[_Features]) -> _Features:
-    return _Features(np.concatenate([p.points for p in parts]), np.concatenate([p.descriptors for p in parts]))
-
-
 _TEMPLATE_FEATURES: dict[tuple[str, int], _Features] = {}
 
 
 def _template_features(template: Template) -> _Features:
-    """The blank form's features at every resolution in TEMPLATE_MATCH_DPIS, in template pixels."""
     key = (template.id, id(template))
     if key not in _TEMPLATE_FEATURES:
-        _TEMPLATE_FEATURES[key] = _combined([_features(template.reference, template.working_dpi, TEMPLATE_FEATURES, d)
-                                             for d in TEMPLATE_MATCH_DPIS])
+        _TEMPLATE_FEATURES[key] = _features(template.reference, template.working_dpi, TEMPLATE_FEATURES)
     return _TEMPLATE_FEATURES[key]
 
 
@@ -125,7 +120,7 @@ def classify_page(page: Page, templates: list[Template]) -> Classification:
     ink = ink_ratio(page.image)
     if ink < BLANK_INK_RATIO:
         return Classification(None, "blank page", 0.0)
-    feats = _features(page.image, page.dpi, pyramid=PAGE_PYRAMID)
+    feats = _features(page.image, page.dpi)
     if len(feats.points) < MIN_INLIERS:
         return Classification(None, "too little printed structure to be a form", 0.0)
     best, print_scale = _best_match(feats, page, templates)
@@ -158,9 +153,21 @@ def printed_extent_scale(page: Page, templates: list[Template]) -> float:
     height, width = (rows[-1] - rows[0]) / EXTENT_DPI, (cols[-1] - cols[0]) / EXTENT_DPI
     ratios = []
     for template in templates:
-        ys, xs = np.nonzero(template.reference < 128)
-        ratios += [height / ((ys.max() - ys.min()) / template.working_dpi), width / ((xs.max() - xs.min()) / template.working_dpi)]
+        form_height, form_width = _printed_size(template)
+        ratios += [height / form_height, width / form_width]
     return float(np.clip(np.mean(ratios), MIN_PRINT_SCALE, MAX_PRINT_SCALE))
+
+
+_PRINTED_SIZE: dict[tuple[str, int], tuple[float, float]] = {}
+
+
+def _printed_size(template: Template) -> tuple[float, float]:
+    """Height and width of the blank form's printed area, in inches."""
+    key = (template.id, id(template))
+    if key not in _PRINTED_SIZE:
+        ys, xs = np.nonzero(template.reference < 128)
+        _PRINTED_SIZE[key] = ((ys.max() - ys.min()) / template.working_dpi, (xs.max() - xs.min()) / template.working_dpi)
+    return _PRINTED_SIZE[key]
 
 
 def _best_match(feats: _Features, page: Page, templates: list[Template]) -> tuple[Classification, float | None]:

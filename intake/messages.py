@@ -79,6 +79,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "register:cell_unregistered": "(契約台帳にない契約者)",
         # the page
         "alignment_failed": "用紙の位置を合わせられません (罫線の一致 {quality})",
+        "off_page": "{fields}: 用紙の端で切れています。原本で確認してください",
         "legacy": "{text}",
         "unknown": "要確認 ({code})",
     },
@@ -131,6 +132,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "register:cell_plan_not_on_number": "{row}: the plan does not run on this number",
         "register:cell_unregistered": "(not a registered contractor)",
         "alignment_failed": "the page could not be aligned to the form (lines matched {quality})",
+        "off_page": "{fields}: cut off at the page's edge; check the original",
         "legacy": "{text}",
         "unknown": "check ({code})",
     },

@@ -64,6 +64,9 @@ class AlignedPage:
     homography: np.ndarray
     ok: bool
     reasons: tuple[Reason, ...] = ()
+    # True where the template's frame lies beyond the received page (a form cut at an edge, an
+    # enlarged copy): nothing there was sent, so a field reaching into it cannot be trusted.
+    off_page: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

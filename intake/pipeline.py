@@ -19,6 +19,7 @@ from intake.confidence import Calibration, apply_calibration, load_calibration
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
 from intake.kinds import read_fields
+from intake.reasons import Reason
 from intake.readers import Engines, default_engines
 from intake.register import RegisterSource, check_against_register
 from intake.template import Template, load_templates
@@ -101,6 +102,7 @@ class Pipeline:
         readings = read_fields(aligned, template, engines, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
+        readings = flag_off_page(readings, aligned)
         log.debug("page %d: %d field(s) flagged; reasons %s", aligned.source.page, sum(r.review for r in readings.values()),
                   sorted({reason.code for r in readings.values() for reason in r.reasons} | {r.code for r in record_reasons}))
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
@@ -108,6 +110,14 @@ class Pipeline:
         if self.register is not None:  # check against what the desk knows
             record = check_against_register(record, self.register.current())
         return record
+
+
+def flag_off_page(readings: dict[str, FieldReading], aligned: AlignedPage) -> dict[str, FieldReading]:
+    """A field whose box reaches beyond the received page (cut at an edge) is flagged, whatever was read."""
+    if aligned.off_page is None or not aligned.off_page.any():
+        return readings
+    return {k: r.with_reason(Reason.of("off_page", k)) if r.box is not None and r.box.crop(aligned.off_page).any() else r
+            for k, r in readings.items()}
 
 
 _DEFAULT: Pipeline | None = None

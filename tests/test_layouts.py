@@ -96,7 +96,7 @@ def test_a_recognised_form_with_an_untrustworthy_geometry_is_a_flagged_record(te
     c = classify_page(squashed, [template])
     assert c.form == template.id and not c.geometry_ok
     aligned = align_to_template(squashed, c, template)
-    assert not aligned.ok and aligned.reasons[0].code == "alignment_failed"
+    assert not aligned.ok and [r.code for r in aligned.reasons] == ["alignment_failed"]
     record = Pipeline([template], engines=None).read_aligned(aligned, template)
     assert record.review_needed and all(f.value is None for f in record.fields.values())
 
@@ -138,3 +138,21 @@ def test_bench_table_has_a_missed_row_per_layout():
     only_full = Score()
     only_full.by_layout["full"] = [3, 0]
     assert "form pages missed, full" not in table({"product": only_full})
+
+
+def test_fields_cut_off_at_the_edge_are_flagged_not_trusted(template, laid_out, filled_form):
+    """A form cut at an edge is read, but a field that reaches past the received page is flagged
+    ``off_page`` whatever the readers made of the part that was sent; a whole page has none."""
+    pipeline = Pipeline([template])
+    page, _ = laid_out["cut-edge"]
+    aligned = align_to_template(page, classify_page(page, [template]), template)
+    assert aligned.off_page is not None and aligned.off_page.any()
+    record = pipeline.read_aligned(aligned, template)
+    flagged = {k for k, f in record.fields.items() if "off_page" in [r.code for r in f.reasons]}
+    assert flagged
+    for k in flagged:
+        assert record.fields[k].box.crop(aligned.off_page).any()
+    whole = _faxed(filled_form, 70)
+    aligned_whole = align_to_template(whole, classify_page(whole, [template]), template)
+    assert aligned_whole.off_page.mean() < 0.05  # a sliver of margin at most, where no field lies
+    assert not any("off_page" in [r.code for r in f.reasons] for f in pipeline.read_aligned(aligned_whole, template).fields.values())
