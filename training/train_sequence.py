@@ -192,12 +192,13 @@ def harvest(count: int, seed: int, out_path: Path, jobs: int = 1) -> dict:
 
 
 def load_harvest(path: Path) -> tuple[list[np.ndarray], list[str], np.ndarray]:
-    data = np.load(path)
+    with np.load(path) as data:  # each access to a member decompresses it again: read each once
+        pixels, heights, widths, labels, fax = (data[k] for k in ("pixels", "heights", "widths", "labels", "fax"))
     lines, start = [], 0
-    for h, w in zip(data["heights"], data["widths"]):
-        lines.append(data["pixels"][start : start + h * w].reshape(h, w))
+    for h, w in zip(heights, widths):
+        lines.append(pixels[start : start + h * w].reshape(h, w))
         start += h * w
-    return lines, [str(s) for s in data["labels"]], data["fax"]
+    return lines, [str(s) for s in labels], fax
 
 
 # -- the network ---------------------------------------------------------------------------------
