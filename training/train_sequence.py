@@ -52,6 +52,7 @@ from intake.align import align_to_template  # noqa: E402
 from intake.classify import classify_page  # noqa: E402
 from intake.ingest import load_pages  # noqa: E402
 from intake.readers.digits import read_comb_digits, read_number  # noqa: E402
+from intake.readers.engines.ctc import best_path  # noqa: E402
 from intake.readers.engines.onnx_digits import OnnxDigitClassifier  # noqa: E402
 from intake.readers.engines.onnx_sequence import LINE_HEIGHT, WIDTH_STEP, prepare_line  # noqa: E402
 from intake.readers.ink import added_ink  # noqa: E402
@@ -210,7 +211,7 @@ def build_model():
         return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(pool)]
 
     class CRNN(nn.Module):
-        """32 x W line -> W/4 frames of 11 class probabilities (blank, 0..9)."""
+        """32 x W line -> W/4 frames of 11 class scores (blank, 0..9), before the softmax."""
 
         def __init__(self):
             super().__init__()
@@ -226,22 +227,19 @@ def build_model():
     return CRNN()
 
 
-class Exported:
-    """The network as shipped: softmax probabilities, as PP-OCR's model gives them."""
+def with_softmax(model):
+    """The network as shipped: softmax probabilities per frame, as PP-OCR's model gives them."""
+    import torch
 
-    @staticmethod
-    def wrap(model):
-        import torch
+    class WithSoftmax(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
 
-        class WithSoftmax(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
+        def forward(self, x):
+            return torch.softmax(self.inner(x), dim=-1)
 
-            def forward(self, x):
-                return torch.softmax(self.inner(x), dim=-1)
-
-        return WithSoftmax(model)
+    return WithSoftmax(model)
 
 
 def augment(line: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -317,12 +315,8 @@ def tensor_batch(images: list[np.ndarray]):
 
 
 def greedy(probs: np.ndarray) -> str:
-    best, out, prev = probs.argmax(-1), [], 0
-    for c in best:
-        if c and c != prev:
-            out.append(DIGITS[c - 1])
-        prev = c
-    return "".join(out)
+    """The digits on the likeliest path (greedy CTC decoding, as the runtime decodes)."""
+    return "".join(DIGITS[c - 1] for c in best_path(np.log(np.maximum(probs, 1e-12))).labels)
 
 
 def evaluate(model, lines, labels, items) -> float:
@@ -405,7 +399,7 @@ def train(harvest_path: Path, minutes: float, seed: int, out: Path, synthetic_ev
 def export(model, out: Path) -> None:
     import torch
 
-    wrapped = Exported.wrap(model).eval()
+    wrapped = with_softmax(model).eval()
     example = torch.zeros(1, 1, LINE_HEIGHT, 64)
     torch.onnx.export(wrapped, example, str(out), input_names=["input"], output_names=["probs"],
                       dynamic_axes={"input": {0: "batch", 3: "width"}, "probs": {0: "batch", 1: "frames"}},
