@@ -83,7 +83,7 @@ def test_drops_in_as_the_digit_cross_check(reader, comb_numbers, template):
     right = 0
     for aligned, spec, want, _ in comb_numbers:
         reading = read_comb_digits(aligned, template, spec, None, reader)
-        right += reading.value is not None and re.sub(r"\D", "", reading.value) == want
+        right += reading.value is not None and re.sub(r"\D", "", reading.value)[-len(spec.cells):] == want
     assert right >= 0.8 * len(comb_numbers)
 
 
