@@ -1,7 +1,7 @@
 """What the desk reads at the review station, Japanese first (English by ``--lang en`` or the locale).
 
-Field names come from the template's printed labels (送付年月日, 停止日, ...); where a printed label
-is shared by several fields (担当者名 for the customer and for NTT), the section is put in front.
+Field names come from the template's printed labels (送付年月日, 停止日, お客様連絡先 担当者名, ...);
+the target rows share their labels, so the row is put in front (対象1 テレドーム番号).
 """
 
 from __future__ import annotations
@@ -21,11 +21,8 @@ STATES = {
            "asked_again": "asked again"},
 }
 
-# Section names for printed labels that repeat (担当者名, 電話番号, 所属部門, テレドーム番号 ...).
-SECTIONS = {
-    "ja": {"customer_contact": "お客様", "ntt_contact": "NTT", "targets": "対象"},
-    "en": {"customer_contact": "customer", "ntt_contact": "NTT", "targets": "target"},
-}
+# Section names for printed labels that repeat from row to row (テレドーム番号, 企画番号).
+SECTIONS = {"ja": {"targets": "対象"}}
 
 UI = {
     "ja": {
@@ -123,9 +120,7 @@ def field_label(template: Template | None, key: str, lang: str = "ja") -> str:
         return key
     parts = key.split(".")
     section = SECTIONS["ja"].get(parts[0])
-    if section and parts[0] == "targets":
-        return f"{section}{int(parts[1]) + 1} {label}"
-    return f"{section} {label}" if section else label
+    return f"{section}{int(parts[1]) + 1} {label}" if section else label
 
 
 def as_reason(stored: Any) -> Reason:
