@@ -20,7 +20,6 @@ import io
 import os
 import stat
 import sys
-import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from intake.errors import ExitCode, IntakeError
+from intake.private import write_private
 
 FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 QUOTE = "'"
@@ -234,19 +234,9 @@ def write_output(data: bytes, out: str | Path | None) -> None:
     if not folder.is_dir():
         raise OutputError("its folder does not exist", path=str(target))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)  # created 0600
+        write_private(target, data)
     except OSError as exc:
         raise OutputError(f"cannot write in its folder: {exc.strerror or exc}", path=str(target)) from None
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export_bytes(text: str, out: str | Path | None, encoding: str, *, bom: bool, accept_lossy: bool) -> Changes:

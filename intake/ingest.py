@@ -15,18 +15,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from intake.errors import (
     CorruptFileError,
     EmptyFileError,
     EncryptedPdfError,
     EngineError,
-    ImageTooLargeError,
     FileTooLargeError,
+    ImageTooLargeError,
     InputFileError,
     NoPagesError,
-    ImageTooLargeError,
     PixelBudgetError,
     TooManyPagesError,
     UnsupportedFormatError,

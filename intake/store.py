@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from intake.errors import NotADatabaseError, StoreError, StoreWriteError, VersionConflict
 from intake.model import Record, record_json
+from intake.private import create_private, make_private_dir, write_private
 from intake.reasons import Reason
 
 DEFAULT_DB = Path("intake-data") / "intake.db"
@@ -214,25 +215,6 @@ def _reasons_load(text: str) -> list[Reason]:
     return [Reason.from_json(r) for r in json.loads(text)]
 
 
-def make_private_dir(path: Path) -> Path:
-    """Create ``path`` and any missing parents owner-only; a folder that already exists keeps its mode
-    (a shared /srv/fax or /tmp must not be locked to one user)."""
-    missing = []
-    p = Path(path)
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for folder in reversed(missing):
-        try:
-            os.mkdir(folder, 0o700)
-        except FileExistsError:
-            continue
-        os.chmod(folder, 0o700)  # whatever the umask
-    if not Path(path).is_dir():
-        raise StoreError(f"{path} is not a folder")
-    return Path(path)
-
-
 def check_sqlite_file(path: Path) -> bool:
     """Whether ``path`` exists; raises NotADatabaseError, touching nothing, if it is not an SQLite database."""
     try:
@@ -380,7 +362,7 @@ class Store:
         try:
             if not exists:
                 make_private_dir(self.data_dir)
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+                os.close(create_private(self.path))
             else:
                 os.chmod(self.path, 0o600)
             # isolation_level=None: we open transactions ourselves, explicitly.
@@ -604,9 +586,13 @@ class Store:
             if img is None or getattr(img, "size", 0) == 0:
                 continue
             path = folder / f"{key}.png"
-            if not cv2.imwrite(str(path), img):
-                raise StoreWriteError(f"could not write crop image {path}; is the disk full?")
-            os.chmod(path, 0o600)
+            encoded, png = cv2.imencode(".png", img)
+            if not encoded:
+                raise StoreWriteError(f"could not encode the crop image {path}")
+            try:
+                write_private(path, png.tobytes())
+            except OSError as exc:
+                raise StoreWriteError(f"could not write crop image {path}: {exc.strerror or exc}") from None
             out[key] = self.rel(path)
         return out
 

@@ -61,7 +61,8 @@ from intake.errors import (
     StoreWriteError,
     TemplateError,
 )
-from intake.store import Move, Store, make_private_dir
+from intake.private import create_private, make_private_dir, write_private
+from intake.store import Move, Store
 
 log = logging.getLogger("intake.desk")
 
@@ -332,7 +333,7 @@ class Desk:
                 return "vanished"
             h = hashlib.sha256()
             try:
-                out = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                out = create_private(work)
             except OSError as exc:
                 raise StoreWriteError(f"cannot write in the data folder {self.work}: {exc.strerror}") from None
             try:
@@ -541,7 +542,7 @@ class Desk:
                 _copy_new(work, dest)  # an --archive on another filesystem
         self._on_step("linked")
         if move.note is not None and not os.path.lexists(str(dest) + NOTE_SUFFIX):
-            write_private_text(Path(str(dest) + NOTE_SUFFIX), move.note)
+            write_private(Path(str(dest) + NOTE_SUFFIX), move.note.encode("utf-8"))
         self._on_step("noted")
         _remove_inbox_entry(move)
         self._on_step("inbox_removed")
@@ -587,23 +588,11 @@ def _remove_inbox_entry(move: Move) -> None:
 
 def _copy_new(src: Path, dst: Path) -> None:
     with open(src, "rb") as fin:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with open(fd, "wb") as fout:
+        with open(create_private(dst), "wb") as fout:
             while chunk := fin.read(COPY_CHUNK):
                 fout.write(chunk)
             fout.flush()
             os.fsync(fout.fileno())
-
-
-def write_private_text(path: Path, text: str) -> None:
-    """Write a small owner-only text file atomically (a kill never leaves half a note)."""
-    tmp = path.parent / f".note-{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with open(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.rename(tmp, path)
 
 
 # -- the inbox loop -----------------------------------------------------------------------------

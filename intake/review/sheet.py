@@ -10,12 +10,11 @@ in メモ for the last two). A row with no decision is not applied, and the impo
 
 from __future__ import annotations
 
-import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
 from intake.csvio import NoRecordIdColumnError, Sheet, read_sheet
+from intake.private import make_private_dir, write_private
 from intake.review.words import field_label
 
 HEADER_STYLES = ("ja", "keys")
@@ -92,9 +91,7 @@ def copy_crops(records, sheet_path: Path) -> dict[tuple[str, str], str]:
         for key, f in r.fields.items():
             if not (f.review and f.crop_path and Path(f.crop_path).exists()):
                 continue
-            folder.mkdir(mode=0o700, exist_ok=True)
-            dest = folder / f"{r.id}_{key}.png"
-            shutil.copyfile(f.crop_path, dest)
-            os.chmod(dest, 0o600)
+            dest = make_private_dir(folder) / f"{r.id}_{key}.png"
+            write_private(dest, Path(f.crop_path).read_bytes())
             out[(r.id, key)] = f"{folder.name}\\{dest.name}"
     return out

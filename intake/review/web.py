@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from intake.errors import IntakeError, ReviewError, VersionConflict
 from intake.review import decisions, images, words
 from intake.review.accounts import verify_password
 from intake.review.queue import counts
-from intake.store import Store, default_db_path, make_private_dir
+from intake.private import create_private, make_private_dir
+from intake.store import Store, default_db_path
 
 LEASE_SECONDS = 300
 BOOL_KINDS = ("option_pair", "circled_option", "stamp")
@@ -33,8 +33,7 @@ def _secret_key(db_path: Path) -> bytes:
     """A per-installation key for signing session cookies, kept owner-only beside the store."""
     path = make_private_dir(db_path.parent) / "review-secret.key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open(fd, "wb") as fh:
+        with open(create_private(path), "wb") as fh:
             fh.write(secrets.token_bytes(32))
     return path.read_bytes()
 
