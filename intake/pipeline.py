@@ -26,6 +26,7 @@ from intake.template import Template, load_templates
 from intake.validate import validate_record
 
 log = logging.getLogger("intake.pipeline")
+OFF_PAGE_MARGIN_MM = 3.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Pipeline:
         readings = read_fields(aligned, template, engines, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
-        readings = flag_off_page(readings, aligned)
+        readings = flag_off_page(readings, aligned, template.working_dpi)
         log.debug("page %d: %d field(s) flagged; reasons %s", aligned.source.page, sum(r.review for r in readings.values()),
                   sorted({reason.code for r in readings.values() for reason in r.reasons} | {r.code for r in record_reasons}))
         crops = {k: r.box.crop(aligned.image).copy() for k, r in readings.items() if r.box is not None}
@@ -112,11 +113,17 @@ class Pipeline:
         return record
 
 
-def flag_off_page(readings: dict[str, FieldReading], aligned: AlignedPage) -> dict[str, FieldReading]:
-    """A field whose box reaches beyond the received page (cut at an edge) is flagged, whatever was read."""
+def flag_off_page(readings: dict[str, FieldReading], aligned: AlignedPage, dpi: float) -> dict[str, FieldReading]:
+    """A field whose box, or the margin around it that handwriting spills into, reaches beyond the
+    received page (cut at an edge) is flagged, whatever was read: a cut-off "31" reads as a sure "3"."""
     if aligned.off_page is None or not aligned.off_page.any():
         return readings
-    return {k: r.with_reason(Reason.of("off_page", k)) if r.box is not None and r.box.crop(aligned.off_page).any() else r
+    m = int(round(OFF_PAGE_MARGIN_MM * dpi / 25.4))
+
+    def reaches_off(box) -> bool:
+        return bool(aligned.off_page[max(0, box.y0 - m): box.y1 + m, max(0, box.x0 - m): box.x1 + m].any())
+
+    return {k: r.with_reason(Reason.of("off_page", k)) if r.box is not None and reaches_off(r.box) else r
             for k, r in readings.items()}
 
 
