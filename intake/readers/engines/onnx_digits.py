@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from intake.errors import EngineError
+from intake.readers.engines.onnx_session import cpu_session
 from intake.readers.glyph import SIZE, normalise_glyph
 
 _DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits.onnx"
@@ -63,17 +64,7 @@ class OnnxDigitClassifier:
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    try:
-                        import onnxruntime as ort
-
-                        opts = ort.SessionOptions()
-                        opts.intra_op_num_threads = self.threads
-                        opts.inter_op_num_threads = 1
-                        sess = ort.InferenceSession(str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"])
-                    except ImportError as exc:
-                        raise EngineError("onnxruntime is not installed; `pip install onnxruntime`.") from exc
-                    except Exception as exc:  # onnxruntime raises its own exception types
-                        raise EngineError(f"digit model {self.model_path} could not be loaded: {exc}; {_RETRAIN_HINT}.") from exc
+                    sess = cpu_session(self.model_path, self.threads, "digit model", _RETRAIN_HINT)
                     self._input_name = sess.get_inputs()[0].name
                     self._session = sess
         return self._session

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from intake.errors import EngineError
+from intake.readers.engines.onnx_session import cpu_session
 from intake.readers.engines.ppocr import PaddleTextRecogniser
 
 LINE_HEIGHT = 32
@@ -90,17 +91,7 @@ class OnnxSequenceReader(PaddleTextRecogniser):
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    try:
-                        import onnxruntime as ort
-
-                        opts = ort.SessionOptions()
-                        opts.intra_op_num_threads = self.threads
-                        opts.inter_op_num_threads = 1
-                        session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
-                    except ImportError as exc:
-                        raise EngineError("onnxruntime is not installed; `pip install onnxruntime`.") from exc
-                    except Exception as exc:  # onnxruntime raises its own exception types
-                        raise EngineError(f"sequence model {self.model_path} could not be loaded: {exc}; {_RETRAIN_HINT}.") from exc
+                    session = cpu_session(self.model_path, self.threads, "sequence model", _RETRAIN_HINT)
                     n_out = session.get_outputs()[0].shape[-1]
                     if isinstance(n_out, int) and n_out != len(self.charset):
                         raise EngineError(f"sequence model {self.model_path} gives {n_out} classes, its config names "

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from intake.errors import EngineError
+from intake.readers.engines.onnx_session import cpu_session
 from intake.readers.engines.ctc import best_path, best_path_of_length
 
 REC_HEIGHT = 48
@@ -56,15 +57,7 @@ class PaddleTextRecogniser:
 
     def _ensure(self):
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            try:
-                session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise EngineError(f"PP-OCR model {self.model_path} could not be loaded: {exc}; reinstall rapidocr") from exc
+            session = cpu_session(self.model_path, self.threads, "PP-OCR model", "reinstall rapidocr")
             chars = session.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
             if not chars:
                 raise EngineError(f"{self.model_path} carries no character list")
