@@ -21,15 +21,19 @@ from pathlib import Path
 
 from intake import __version__
 from intake.errors import ExitCode, IntakeError
-from intake.messages import LANGUAGES, field_labels, language, render
+from intake.messages import LANGUAGES, field_labels, language, render, show_value
 from intake.model import Record
 from intake.register import add_arguments as register_arguments
 
 
+def _width(text: str) -> int:
+    """Columns on a terminal, counting full-width (Japanese) characters as two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _pad(text: str, width: int) -> str:
-    """Left-justify for a terminal, counting full-width (Japanese) characters as two columns."""
-    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(0, width - shown)
+    """Left-justify for a terminal."""
+    return text + " " * max(0, width - _width(text))
 
 
 STATUS = {"ja": ("要確認", "確認不要 (そのまま登録)"), "en": ("NEEDS REVIEW", "ok (straight through)")}
@@ -38,15 +42,17 @@ REASONS_HEADING = {"ja": "   確認理由:", "en": "   reasons:"}
 REGISTER_HEADING = {"ja": "契約台帳", "en": "register"}
 
 
-def _print_record(record: Record, out, lang: str) -> None:
+def _print_record(record: Record, out, lang: str, kinds: dict[str, str]) -> None:
     src = record.source
     status = STATUS[lang][0] if record.review_needed else STATUS[lang][1]
     print(f"== {src.file} page {src.page}: {record.form} — {status}", file=out)
-    width = max(len(k) for k in record.fields)
+    labels = field_labels(record.form)
+    names = {k: (labels.get(k, k) if lang == "ja" else k) for k in record.fields}
+    width = max(_width(n) for n in names.values())
     for key, f in record.fields.items():
         flag = REVIEW_MARK[lang] if f.review else ""
-        value = "—" if f.value is None else f.value
-        print(f"   {key:<{width}}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
+        value = "—" if f.value is None else (show_value(kinds.get(key, ""), f.value) if lang == "ja" else f.value)
+        print(f"   {_pad(names[key], width)}  {_pad(str(value), 24)} {f.confidence:6.1%}{flag}", file=out)
     if record.register is not None:
         from intake.export import register_cells
 
@@ -55,7 +61,6 @@ def _print_record(record: Record, out, lang: str) -> None:
     reasons = record.review_reasons()
     if reasons:
         print(REASONS_HEADING[lang], file=out)
-        labels = field_labels(record.form)
         for r in reasons:
             print(f"     - {render(r, lang, labels)}", file=out)
 
@@ -74,6 +79,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(register=open_register(args.contracts, args.staff, default_db_path().parent))
     lang = language(args.lang)
+    kinds = {t.id: {f.key: f.kind for f in t.fields} for t in pipeline.templates}
     exit_code = ExitCode.ok
     for path in args.files:
         try:
@@ -93,7 +99,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 sys.stdout.write(json.dumps(record.to_json(lang), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
             else:
-                _print_record(record, sys.stdout, lang)
+                _print_record(record, sys.stdout, lang, kinds[record.form])
         if not args.json:
             print(f"({path}: {result.pages} page(s) in {result.seconds:.2f}s)", file=sys.stderr)
     return int(exit_code)

@@ -190,6 +190,29 @@ def _show(name: str, value, lang: str) -> str:
 _LABELS: dict[str, dict[str, str]] = {}
 
 
+def show_value(kind: str, value) -> str:
+    """A value as the desk writes it: 要/不要 for a 要/不要 pair, ○/× for a circle or stamp, text as it is.
+    The review station shows values this way so that an untouched input parses back the same."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        if kind == "option_pair":
+            return "要" if value else "不要"
+        return "○" if value else "×"
+    return str(value)
+
+
+def _distinct_label(key: str, label: str) -> str:
+    """A field's printed label, with its row where rows repeat their labels (対象2 テレドーム番号)."""
+    parts = key.split(".")
+    if label and len(parts) > 2 and parts[1].isdigit():
+        return f"{ROW_WORD}{int(parts[1]) + 1} {label}"
+    return label or key
+
+
+ROW_WORD = "対象"
+
+
 def field_labels(form: str) -> dict[str, str]:
     """The printed label of every field of a form, by key (keys stand in for an unknown form)."""
     if form not in _LABELS:
@@ -201,7 +224,7 @@ def field_labels(form: str) -> dict[str, str]:
         except TemplateError:
             templates = []
         for t in templates:
-            _LABELS[t.id] = {f.key: f.label or f.key for f in t.fields}
+            _LABELS[t.id] = {f.key: _distinct_label(f.key, f.label) for f in t.fields}
         _LABELS.setdefault(form, {})
     return _LABELS[form]
 

@@ -134,7 +134,9 @@ def test_human_summary_speaks_japanese_and_english_on_request(truth, scanned):
     for lang, heading in (("ja", "確認理由:"), ("en", "reasons:")):
         proc = _scan("--received", "2027-06-01", "--lang", lang, path)
         assert proc.returncode == 0, proc.stderr
-        assert "teledome_stop_request" in proc.stdout and "targets.0.teledome_number" in proc.stdout
+        assert "teledome_stop_request" in proc.stdout
+        # Japanese names each field by its printed label (the target rows by their row), English by its key.
+        assert ("対象1 テレドーム番号" if lang == "ja" else "targets.0.teledome_number") in proc.stdout
         listed = proc.stdout.split(heading, 1)[1].splitlines()[1:]
         want = [render(Reason.from_json(r), lang, labels) for r in record["review"]["reasons"]]
         assert [line.strip().removeprefix("- ") for line in listed] == want

@@ -22,6 +22,7 @@ from intake.errors import IntakeError, ReviewError, VersionConflict
 from intake.review import decisions, images, words
 from intake.review.accounts import verify_password
 from intake.review.queue import counts
+from intake.messages import show_value
 from intake.private import create_private, make_private_dir
 from intake.store import Store, default_db_path
 
@@ -36,17 +37,6 @@ def _secret_key(db_path: Path) -> bytes:
         with open(create_private(path), "wb") as fh:
             fh.write(secrets.token_bytes(32))
     return path.read_bytes()
-
-
-def show_value(spec, value: Any, lang: str) -> str:
-    """A stored value as the reviewer types it (要/不要, ○/×), so an untouched input parses back the same."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        if spec.kind == "option_pair":
-            return "要" if value else "不要"
-        return "○" if value else "×"
-    return str(value)
 
 
 def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes | None = None) -> Flask:
@@ -182,7 +172,7 @@ def create_app(db: str | Path | None = None, *, lang: str = "ja", secret: bytes 
             f = rec.fields.get(spec.key)
             flagged = bool(f and f.review and decisions.state_of(rec) == "waiting")
             rows.append({"key": spec.key, "label": words.field_label(template, spec.key, lang()), "kind": spec.kind,
-                         "value": show_value(spec, f.value if f else None, lang()), "flagged": flagged,
+                         "value": show_value(spec.kind, f.value if f else None), "flagged": flagged,
                          "reasons": words.say_all(f.reasons if f else (), lang(), template),
                          "crop": bool(f and f.crop_path)})
         return sorted(rows, key=lambda r: not r["flagged"])
