@@ -148,9 +148,10 @@ def test_missing_model_raises_engine_error(tmp_path):
 
 
 def test_a_corrupt_model_raises_engine_error_when_loaded(tmp_path):
-    from intake.readers.engines.onnx_digits import OnnxDigitClassifier, _bundled_model_path
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
+    from intake.readers.engines.onnx_session import bundled_model
 
-    bundled = _bundled_model_path()
+    bundled = bundled_model("digits.onnx")
     broken = tmp_path / "digits.onnx"
     broken.write_bytes(bundled.read_bytes()[:1000])  # a truncated copy
     shutil.copy(bundled.with_suffix(".json"), broken.with_suffix(".json"))

@@ -7,29 +7,15 @@ produced by ``training/train_digits.py``. Crops go through the same
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from intake.errors import EngineError
-from intake.readers.engines.onnx_session import cpu_session
+from intake.readers.engines.onnx_session import bundled_model, cpu_session, model_and_config
 from intake.readers.glyph import SIZE, normalise_glyph
 
-_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits.onnx"
 _RETRAIN_HINT = "rebuild it with `python training/train_digits.py` (needs the `train` extra) or reinstall the package"
-
-
-def _bundled_model_path() -> Path:
-    """Path of the model shipped inside the package (works from a wheel too)."""
-    try:
-        from importlib.resources import files
-
-        p = files("intake").joinpath("models", "digits.onnx")
-        return Path(str(p))
-    except (ModuleNotFoundError, TypeError):
-        return _DEFAULT_MODEL
 
 
 class OnnxDigitClassifier:
@@ -39,16 +25,8 @@ class OnnxDigitClassifier:
     reject_index = 10
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1):
-        self.model_path = Path(model_path) if model_path is not None else _bundled_model_path()
-        if not self.model_path.is_file():
-            raise EngineError(f"digit model not found at {self.model_path}; {_RETRAIN_HINT}.")
-        config_path = self.model_path.with_suffix(".json")
-        try:
-            self.config = json.loads(config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise EngineError(f"digit model config {config_path} is missing (it belongs beside the .onnx); {_RETRAIN_HINT}.") from exc
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"digit model config {config_path} cannot be read: {exc}") from exc
+        self.model_path = Path(model_path) if model_path is not None else bundled_model("digits.onnx")
+        self.config = model_and_config(self.model_path, "digit model", _RETRAIN_HINT)
         self.classes: list[str] = list(self.config.get("classes", [str(d) for d in range(10)] + ["reject"]))
         self.reject_index = int(self.config.get("reject_index", self.classes.index("reject")))
         self.threads = threads

@@ -13,7 +13,6 @@ its input differ.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -21,24 +20,13 @@ import cv2
 import numpy as np
 
 from intake.errors import EngineError
-from intake.readers.engines.onnx_session import cpu_session
+from intake.readers.engines.onnx_session import bundled_model, cpu_session, model_and_config
 from intake.readers.engines.ppocr import PaddleTextRecogniser
 
 LINE_HEIGHT = 32
 MAX_LINE_WIDTH = 256
 WIDTH_STEP = 4  # the network shrinks the width fourfold: one output frame per 4 columns
-_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sequence.onnx"
 _RETRAIN_HINT = "rebuild it with `python training/train_sequence.py all` (needs the `train` extra) or reinstall the package"
-
-
-def _bundled_model_path() -> Path:
-    """Path of the model shipped inside the package (works from a wheel too)."""
-    try:
-        from importlib.resources import files
-
-        return Path(str(files("intake").joinpath("models", "sequence.onnx")))
-    except (ModuleNotFoundError, TypeError):
-        return _DEFAULT_MODEL
 
 
 def prepare_line(image: np.ndarray) -> np.ndarray:
@@ -65,16 +53,9 @@ class OnnxSequenceReader(PaddleTextRecogniser):
     name = "onnx-crnn"
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 1):
-        self.model_path = Path(model_path) if model_path is not None else _bundled_model_path()
-        if not self.model_path.is_file():
-            raise EngineError(f"sequence model not found at {self.model_path}; {_RETRAIN_HINT}.")
+        self.model_path = Path(model_path) if model_path is not None else bundled_model("sequence.onnx")
+        self.config = model_and_config(self.model_path, "sequence model", _RETRAIN_HINT)
         config_path = self.model_path.with_suffix(".json")
-        try:
-            self.config = json.loads(config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise EngineError(f"sequence model config {config_path} is missing (it belongs beside the .onnx); {_RETRAIN_HINT}.") from exc
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"sequence model config {config_path} cannot be read: {exc}") from exc
         classes = self.config.get("classes")
         if not isinstance(classes, list) or len(classes) < 2:
             raise EngineError(f"sequence model config {config_path} has no class list; {_RETRAIN_HINT}.")
