@@ -45,11 +45,11 @@ def people(store):
     one = make_record("bb" * 32, 1, values=kobayashi)
     other = make_record("cc" * 32, 1, values=sato)
     ids = {
-        "shared": store.save_file("aa" * 32, "fax_from_0312345678.tif", two_pages),
+        "two_page": store.save_file("aa" * 32, "fax_from_0312345678.tif", two_pages),
         "kobayashi": store.save_file("bb" * 32, "fax_b.tif", [one]),
         "sato": store.save_file("cc" * 32, "fax_c.tif", [other]),
     }
-    files = {"shared": archive_copy(store, "aa" * 32, "fax_from_0312345678.tif"),
+    files = {"two_page": archive_copy(store, "aa" * 32, "fax_from_0312345678.tif"),
              "kobayashi": archive_copy(store, "bb" * 32, "fax_b.tif"),
              "sato": archive_copy(store, "cc" * 32, "fax_c.tif")}
     return ids, files
@@ -63,16 +63,16 @@ def test_keys_ignore_width_space_and_punctuation_of_numbers():
 
 def test_find_by_name_and_phone_lists_ids_and_fields_only(store, people):
     ids, _ = people
-    [shared_1, shared_2], [kobayashi], [sato] = ids["shared"], ids["kobayashi"], ids["sato"]
+    [two_page_1, two_page_2], [kobayashi], [sato] = ids["two_page"], ids["kobayashi"], ids["sato"]
     by_name = find(store, name="小林　さくら")
-    assert [(m.record_id, m.keys) for m in by_name] == [(shared_1, ("customer_contact.name",)),
+    assert [(m.record_id, m.keys) for m in by_name] == [(two_page_1, ("customer_contact.name",)),
                                                          (kobayashi, ("customer_contact.name",))]
-    assert {m.record_id for m in find(store, phone="０７０ ２５４４ １０９８")} == {shared_1, kobayashi}
+    assert {m.record_id for m in find(store, phone="０７０ ２５４４ １０９８")} == {two_page_1, kobayashi}
     assert [m.record_id for m in find(store, name="佐藤")] == [sato]
     assert find(store, name="佐藤")[0].keys == ("contractor_name", "customer_contact.name", "remarks")
     # The sender's number in the fax's file name finds every record of that fax.
     assert [(m.record_id, m.keys) for m in find(store, phone="03-1234-5678")] == [
-        (shared_1, ("source_file",)), (shared_2, ("source_file",))]
+        (two_page_1, ("source_file",)), (two_page_2, ("source_file",))]
     # Dates and Teledome numbers are not phone numbers: their digits do not match by chance.
     assert find(store, phone="0180-99-9395") == [] and find(store, phone="20260617") == []
     assert find(store, name="山田") == []
@@ -86,22 +86,22 @@ def test_find_refuses_a_search_that_would_match_everyone_or_nothing_given(store,
 
 def test_export_writes_everything_held_about_the_records(store, people, tmp_path):
     ids, _ = people
-    shared_1 = ids["shared"][0]
-    store.apply_review(shared_1, {"stop.time": "18:30"}, "tanaka")
+    two_page_1 = ids["two_page"][0]
+    store.apply_review(two_page_1, {"stop.time": "18:30"}, "tanaka")
     out = tmp_path / "for_kobayashi.json"
-    assert export(store, [shared_1, ids["kobayashi"][0], shared_1], out) == 2
+    assert export(store, [two_page_1, ids["kobayashi"][0], two_page_1], out) == 2
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     raw = out.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     data = json.loads(raw.decode("utf-8"))
     first, second = data["records"]
-    assert first["id"] == shared_1 and first["fields"]["customer_contact.name"]["value"] == "小林 さくら"
+    assert first["id"] == two_page_1 and first["fields"]["customer_contact.name"]["value"] == "小林 さくら"
     assert first["corrections"] == [{"field": "stop.time", "before": "18:00", "after": "18:30",
                                      "at": first["reviewed_at"]}]
     assert first["source"]["file"] == "fax_from_0312345678.tif" and first["received"]
     assert second["id"] == ids["kobayashi"][0] and second["corrections"] == []
     with pytest.raises(UnknownRecordError):
-        export(store, [shared_1, "ffffffffffffffff-1"], tmp_path / "x.json")
+        export(store, [two_page_1, "ffffffffffffffff-1"], tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
 
 
@@ -127,14 +127,14 @@ def test_erase_removes_rows_crops_fax_and_logs_counts_only(store, people):
 
 def test_erasing_one_record_of_a_shared_fax_keeps_the_fax_until_the_last(store, people):
     ids, files = people
-    shared_1, shared_2 = ids["shared"]
-    [report] = erase(store, [shared_1], "suzuki")
-    assert report.fax_kept_for == [shared_2] and report.fax_copies == 0 and not report.file_row
-    assert files["shared"].exists() and store.get_record(shared_2) is not None
-    [last] = erase(store, [shared_2], "suzuki")
+    two_page_1, two_page_2 = ids["two_page"]
+    [report] = erase(store, [two_page_1], "suzuki")
+    assert report.fax_kept_for == [two_page_2] and report.fax_copies == 0 and not report.file_row
+    assert files["two_page"].exists() and store.get_record(two_page_2) is not None
+    [last] = erase(store, [two_page_2], "suzuki")
     assert last.fax_kept_for == [] and last.fax_copies == 1 and last.file_row
-    assert not files["shared"].exists() and store.lookup_file("aa" * 32) is None
-    assert [e["record_id"] for e in store.erasures()] == [shared_1, shared_2]
+    assert not files["two_page"].exists() and store.lookup_file("aa" * 32) is None
+    assert [e["record_id"] for e in store.erasures()] == [two_page_1, two_page_2]
 
 
 def test_erase_drops_a_journalled_move_so_a_restart_cannot_bring_the_fax_back(store, people):
