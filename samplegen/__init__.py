@@ -1,6 +1,6 @@
 """Synthetic faxed テレドーム停止依頼書 with ground truth, for tests, benchmarks and training.
 
-    python -m samplegen --out DIR --count N --seed S [--writers train|test|fonts] [--formats tiff-g4,pdf,...]
+    python -m samplegen --out DIR --count N --seed S [--writers POPULATION|populations] [--formats tiff-g4,pdf,...]
                         [--layouts full|mixed|scale-50,2up-notes-form,...]
 
 writes ``DIR/fax_0001.tif`` ... plus ``DIR/truth.jsonl`` (one object per file) and
@@ -12,6 +12,9 @@ MNIST 55,000..59,999 mixed with font and KanjiVG digits, so evaluation handwriti
 differs from training. MNIST 50,000..54,999 (the recogniser's validation set) is never used.
 ``--writers fonts`` writes every digit and character in handwriting fonts from Debian
 packages (``assets.SYSTEM_FONT_PACKAGES``) that nothing in the product was fitted on.
+The single-source populations (``mnist``, ``bundled-fonts``, ``kanjivg``, ``debian-fonts``,
+``blocky``) write each form from one source only, and ``populations`` draws each form's
+population at random (``samplegen.writers``); every truth row and record names its ``writers``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from samplegen import assets, layout
+from samplegen import writers as populations
 from samplegen.fax import EXTENSIONS, fax_channel, header_text, write
 from samplegen.fill import make_form_image
 from samplegen.values import random_values
@@ -32,7 +36,7 @@ from samplegen.values import random_values
 __all__ = ["generate", "make_fax", "make_form_image", "fax_channel", "random_values", "VERSION", "FORMATS"]
 
 VERSION = "1.0"
-WRITER_STREAMS = {"train": 0, "test": 1, "fonts": 2}  # one random stream per kind of writer
+WRITER_STREAMS = {name: populations.stream(name) for name in populations.choices()}  # one random stream per choice
 LAYOUT_STREAM = 7  # the layout draw's own stream (see make_fax)
 FORMATS = {"tiff-g4": 0.5, "tiff-g3": 0.2, "tiff-raw": 0.05, "pdf": 0.15, "png": 0.1}
 
@@ -103,7 +107,9 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
     random stream, so a fax whose layout is ``full`` is the same bytes as without ``layouts``.
     """
     o = overrides or {}
-    rng = np.random.default_rng([seed, index, WRITER_STREAMS[writers]])
+    stream = populations.stream(writers)
+    rng = np.random.default_rng([seed, index, stream])
+    population = populations.population_of(writers, seed, index)
     values = random_values(rng)
     truth = values.truth
     fmt = o.get("format") or _choose_format(rng, formats)
@@ -120,13 +126,13 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
                 extra += ["privacy", "notes"]
             if rng.random() < 0.04:
                 extra.append("blank")
-    layout_rng = np.random.default_rng([seed, index, WRITER_STREAMS[writers], LAYOUT_STREAM])
+    layout_rng = np.random.default_rng([seed, index, stream, LAYOUT_STREAM])
     lay = o.get("layout") or layout.choose(layout_rng, layouts or ["full"])
     if lay.startswith("2up"):  # the notes page shares the form's sheet
         extra = [k for k in extra if k != "notes"]
     kinds = [k for k in extra if k != "blank"] + ["form"] + [k for k in extra if k == "blank"]
 
-    form = make_form_image(values, rng, writers)
+    form, about_writer = populations.POPULATIONS[population].fill(values, rng, population)
     form, turn = layout.lay_out(lay, form, assets.pdf_page(2) if lay.startswith("2up") else None, layout_rng)
     sent = dt.date.fromisoformat(truth["sent_date"])
     when = dt.datetime(sent.year, sent.month, sent.day, int(rng.integers(8, 20)), int(rng.integers(0, 60)))
@@ -140,19 +146,17 @@ def make_fax(seed: int, index: int, writers: str = "test", formats: list[str] | 
         rotation = ((turn if kind == "form" else 0) + (180 if flip else 0)) % 360
         page_rows.append({"page": n, "kind": kind, "rotation": rotation, "dpi": list(dpi)})
     data = write(images, dpi, fmt, when)
-    row = {"format": fmt, "layout": lay, "received": when.date().isoformat(), "pages": page_rows,
-           "records": [{"page": kinds.index("form") + 1, "fields": truth}]}
+    row = {"format": fmt, "layout": lay, "received": when.date().isoformat(), "writers": population, **about_writer,
+           "pages": page_rows, "records": [{"page": kinds.index("form") + 1, "writers": population, "fields": truth}]}
     return data, EXTENSIONS[fmt], row
 
 
 def generate(out_dir, count: int, seed: int, writers: str = "test", formats: list[str] | None = None,
              overrides: dict[int, dict] | None = None, layouts: list[str] | None = None) -> list[dict]:
     """Write ``count`` faxes, ``truth.jsonl`` and ``manifest.json`` into ``out_dir``; return the truth rows."""
-    if writers not in WRITER_STREAMS:
-        raise ValueError(f"writers must be one of {sorted(WRITER_STREAMS)}, not {writers!r}")
-    if writers == "fonts" and (missing := assets.missing_system_fonts()):
-        raise FileNotFoundError(f"{len(missing)} handwriting font(s) missing, e.g. {missing[0]}; install them with: "
-                                f"apt-get install -y {' '.join(assets.SYSTEM_FONT_PACKAGES)}")
+    populations.stream(writers)  # rejects an unknown choice before anything is written
+    if why := populations.missing_material(writers):
+        raise FileNotFoundError(why)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -169,5 +173,7 @@ def generate(out_dir, count: int, seed: int, writers: str = "test", formats: lis
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     manifest = {"generator": "samplegen", "version": VERSION, "seed": seed, "writers": writers, "count": count,
                 "formats": list(formats) if formats else sorted(FORMATS), "layouts": list(layouts or ["full"])}
+    if populations.canonical(writers) == populations.MIXED:
+        manifest["populations"] = {n: round(w, 4) for n, w in populations.mixed().items()}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return rows

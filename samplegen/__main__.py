@@ -1,4 +1,4 @@
-"""Command line: ``python -m samplegen --out DIR --count N --seed S [--writers train|test|fonts] [--formats ...]``
+"""Command line: ``python -m samplegen --out DIR --count N --seed S [--writers POPULATION|populations] [--formats ...]``
 or ``python -m samplegen --sample-set samples`` for the committed sample set."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import sys
 import time
 
 from samplegen import FORMATS, generate
+from samplegen import writers as populations
 from samplegen.assets import SYSTEM_FONT_PACKAGES
 from samplegen.layout import LAYOUTS
 from samplegen.layout import parse as parse_layouts
@@ -19,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-set", metavar="DIR", help="write the committed sample set (samples/) into DIR instead")
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--writers", choices=["train", "test", "fonts"], default="test",
+    p.add_argument("--writers", choices=populations.choices(), default="test",
                    help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
-                        f"fonts: Debian handwriting fonts nothing was fitted on (apt-get install {' '.join(SYSTEM_FONT_PACKAGES)})")
+                        "one population per form: mnist (55,000-59,999), bundled-fonts, kanjivg, blocky, debian-fonts "
+                        f"(alias fonts; apt-get install {' '.join(SYSTEM_FONT_PACKAGES)}); populations (alias all): "
+                        "each form's population drawn at random")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
     p.add_argument("--layouts", default="full",
                    help="how the form is put on paper: full (default, the form at its size), mixed (70%% full, the rest "

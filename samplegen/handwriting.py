@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from samplegen import assets
+from samplegen import assets, blocky
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Writer:
     font: str
     sloppy: float  # 0..1, how often ink strays over cell lines
     digit_font: str = ""  # one font for every font digit; "" = the shared fonts, at random
+    blocky_pen: blocky.Pen | None = None  # the tablet pen of a blocky writer
 
     @classmethod
     def random(cls, rng: np.random.Generator, writers: str = "train") -> "Writer":
@@ -39,10 +40,13 @@ class Writer:
         elif writers == "train":
             sources = ("mnist",)
             mrange = assets.MNIST_TRAIN
-        elif writers == "fonts":
+        elif writers in ("fonts", "debian-fonts"):
             return cls._in_system_fonts(rng)
+        elif writers in SINGLE_SOURCE:
+            return cls._single_source(rng, writers)
         else:
-            raise ValueError(f"writers must be 'train', 'test' or 'fonts', not {writers!r}")
+            raise ValueError(f"writers must be one of train, test, fonts, debian-fonts, {', '.join(SINGLE_SOURCE)}; "
+                             f"not {writers!r}")
         return cls(
             **cls._pen_and_posture(rng),
             digit_sources=sources,
@@ -70,6 +74,31 @@ class Writer:
             sloppy=float(rng.uniform(0.0, 0.25)),
             digit_font=str(rng.choice(sorted(assets.SYSTEM_DIGIT_FONTS))),
         )
+
+
+    @classmethod
+    def _single_source(cls, rng: np.random.Generator, population: str) -> "Writer":
+        """A hand whose digits all come from one source; text from the same source where it has kana
+        and kanji (MNIST has none: its writers' text is KanjiVG strokes). A character KanjiVG lacks
+        falls back to ``font``."""
+        digits, text = SINGLE_SOURCE[population]
+        posture = cls._pen_and_posture(rng)
+        font = str(rng.choice(assets.FONTS)) if population == "bundled-fonts" else "Yomogi"
+        return cls(
+            **posture,
+            digit_sources=(digits,),
+            mnist_range=assets.MNIST_TEST,
+            text_source=text,
+            font=font,
+            sloppy=float(rng.uniform(0.0, 0.25)),
+            digit_font=font if population == "bundled-fonts" else "",
+            blocky_pen=blocky.Pen(rng) if population == "blocky" else None,
+        )
+
+
+# population -> (digit source, text source) for the hands drawn from one source only
+SINGLE_SOURCE = {"mnist": ("mnist", "kanjivg"), "bundled-fonts": ("font", "font"), "kanjivg": ("kanjivg", "kanjivg"),
+                 "blocky": ("blocky", "blocky")}
 
 
 def put(page: np.ndarray, mask: np.ndarray, x: int, y: int, ink: int) -> None:
@@ -155,6 +184,8 @@ def digit(d: int, height: float, w: Writer, rng: np.random.Generator) -> np.ndar
         # MNIST strokes scale with the glyph; pull them back towards the writer's pen.
         natural = max(2, height / 9)
         m = pen_weight(m, int(np.clip(round((w.pen - natural) / 2), -1, 2)))
+    elif source == "blocky":
+        return blocky.digit(d, height, w.blocky_pen, rng)  # the tablet's grid is square: no shear or turn
     elif source == "kanjivg":
         m = strokes_mask(assets.kanjivg_strokes(str(d)), height, w.pen, rng, jitter=1.2)  # digits break up easily
         m = fit_height(m, height, rng.uniform(0.85, 1.1))
@@ -167,7 +198,9 @@ def digit(d: int, height: float, w: Writer, rng: np.random.Generator) -> np.ndar
 
 def char(ch: str, height: float, w: Writer, rng: np.random.Generator) -> np.ndarray:
     """One Japanese (or any) character ``height`` px tall, from KanjiVG strokes or a font."""
-    strokes = assets.kanjivg_strokes(ch) if w.text_source == "kanjivg" else None
+    strokes = assets.kanjivg_strokes(ch) if w.text_source in ("kanjivg", "blocky") else None
+    if strokes and w.text_source == "blocky":
+        return blocky.char(strokes, height, w.blocky_pen, rng)
     if strokes:
         m = strokes_mask(strokes, height, w.pen, rng)  # keeps KanjiVG's relative size (small kana stay small)
     else:
