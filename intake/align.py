@@ -73,13 +73,28 @@ def line_precision(warped: np.ndarray, template: Template) -> tuple[float, float
     return float((own & near).sum()) / float(own.sum()), float(own.sum()) / total
 
 
+def _ecc_lines(small: np.ndarray, template: Template) -> np.ndarray:
+    """A page at ECC_SCALE as ECC compares it: its blurred line drawing, so that handwriting and
+    speckle weigh little."""
+    return cv2.GaussianBlur(ruled_lines(small, template.working_dpi * ECC_SCALE), (0, 0), 2).astype(np.float32)
+
+
+_ECC_LINES: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _template_ecc_lines(template: Template) -> np.ndarray:
+    key = (template.id, id(template))
+    if key not in _ECC_LINES:
+        ref = cv2.resize(template.reference, None, fx=ECC_SCALE, fy=ECC_SCALE, interpolation=cv2.INTER_AREA)
+        _ECC_LINES[key] = _ecc_lines(ref, template)
+    return _ECC_LINES[key]
+
+
 def _ecc_refine(warped: np.ndarray, template: Template) -> np.ndarray | None:
     """A small corrective homography (template frame -> template frame), or None if ECC fails."""
-    ref = cv2.resize(template.reference, None, fx=ECC_SCALE, fy=ECC_SCALE, interpolation=cv2.INTER_AREA)
     img = cv2.resize(warped, None, fx=ECC_SCALE, fy=ECC_SCALE, interpolation=cv2.INTER_AREA)
-    # Compare blurred line drawings so that handwriting and speckle weigh little.
-    ref_l = cv2.GaussianBlur(ruled_lines(ref, template.working_dpi * ECC_SCALE), (0, 0), 2).astype(np.float32)
-    img_l = cv2.GaussianBlur(ruled_lines(img, template.working_dpi * ECC_SCALE), (0, 0), 2).astype(np.float32)
+    ref_l = _template_ecc_lines(template)
+    img_l = _ecc_lines(img, template)
     warp = np.eye(3, dtype=np.float32)
     try:
         _, warp = cv2.findTransformECC(ref_l, img_l, warp, cv2.MOTION_HOMOGRAPHY,

@@ -185,18 +185,20 @@ def choose(results: list[tuple[Classification, float | None]]) -> tuple[Classifi
     return max(results, key=lambda r: (r[0].form is not None and r[0].geometry_ok, r[0].form is not None, r[0].score))
 
 
-def _distinctive(candidates, points: np.ndarray, dpi: float):
-    """The best match if it is clearly better than the best one elsewhere on the form (Lowe's ratio
-    test). ORB describes a corner at several pyramid levels, so the runner-up is often the same
-    corner seen at another scale; that one says nothing against the match and is passed over."""
-    if not candidates:
-        return None
-    best = candidates[0]
-    where = points[best.trainIdx]
-    for other in candidates[1:]:
-        if np.abs(points[other.trainIdx] - where).max() > SAME_PLACE_MM * dpi / 25.4:
-            return best if best.distance < 0.8 * other.distance else None
-    return best
+def _distinctive(distances: np.ndarray, neighbours: np.ndarray, points: np.ndarray, dpi: float) -> np.ndarray:
+    """For each page feature (a row of its nearest template features, nearest first), whether its best
+    match is clearly better than the best one elsewhere on the form (Lowe's ratio test). ORB describes
+    a corner at several pyramid levels, so the runner-up is often the same corner seen at another
+    scale; that one says nothing against the match and is passed over."""
+    valid = neighbours >= 0
+    if neighbours.shape[1] < 2:
+        return valid[:, 0]
+    where = points[np.maximum(neighbours, 0)]
+    elsewhere = (np.abs(where[:, 1:] - where[:, :1]).max(axis=2) > SAME_PLACE_MM * dpi / 25.4) & valid[:, 1:]
+    has_rival = elsewhere.any(axis=1)
+    rival = np.take_along_axis(distances[:, 1:], elsewhere.argmax(axis=1)[:, None], axis=1)[:, 0]
+    clear = distances[:, 0].astype(np.float64) < 0.8 * rival.astype(np.float64)
+    return valid[:, 0] & (~has_rival | clear)
 
 
 def _spread(points: np.ndarray, template: Template) -> float:
@@ -215,13 +217,14 @@ def _match(feats: _Features, page: Page, template: Template) -> tuple[Classifica
     ref = _template_features(template)
     if len(ref.points) == 0 or len(feats.points) == 0:
         return Classification(None, "no features to match", 0.0), None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(feats.descriptors, ref.descriptors, k=NEIGHBOURS)
-    good = [m for m in (_distinctive(p, ref.points, template.working_dpi) for p in pairs) if m is not None]
+    # The brute-force Hamming search BFMatcher.knnMatch runs, as arrays: no match object per feature.
+    distances, neighbours = cv2.batchDistance(feats.descriptors, ref.descriptors, cv2.CV_32S,
+                                              normType=cv2.NORM_HAMMING, K=min(NEIGHBOURS, len(ref.points)))
+    good = np.flatnonzero(_distinctive(distances, neighbours, ref.points, template.working_dpi))
     if len(good) < HINT_MIN_INLIERS:
         return Classification(None, f"does not look like {template.id} ({len(good)} feature matches)", 0.0), None
-    src = feats.points[[m.queryIdx for m in good]]
-    dst = ref.points[[m.trainIdx for m in good]]
+    src = feats.points[good]
+    dst = ref.points[neighbours[good, 0]]
     h, mask = cv2.findHomography(src, dst, cv2.RANSAC, ransacReprojThreshold=6.0 * template.working_dpi / MATCH_DPI,
                                  maxIters=5000, confidence=0.999)
     inliers = int(mask.sum()) if mask is not None else 0

@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import unicodedata
 import warnings
@@ -73,21 +74,22 @@ def _iso_date(text: str) -> dt.date:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from intake.pipeline import Pipeline
     from intake.register import open_register
     from intake.store import default_db_path
+    from intake.template import load_templates
 
-    pipeline = Pipeline(register=open_register(args.contracts, args.staff, default_db_path().parent))
+    data_dir = default_db_path().parent
+    register = open_register(args.contracts, args.staff, data_dir)  # a bad register stops the scan here
     lang = language(args.lang)
-    kinds = {t.id: {f.key: f.kind for f in t.fields} for t in pipeline.templates}
+    kinds = {t.id: {f.key: f.kind for f in t.fields} for t in load_templates()}
     exit_code = ExitCode.ok
-    for path in args.files:
-        try:
-            result = pipeline.process_file(path, received=args.received)
-        except IntakeError as exc:
-            print(f"intake: error: {exc} [{exc.reason}]", file=sys.stderr)
-            exit_code = max(exit_code, exc.exit_code)
+    for path, outcome in _scan_files(args, register, data_dir):
+        if outcome[0] == "error":
+            _, message, reason, code = outcome
+            print(f"intake: error: {message} [{reason}]", file=sys.stderr)
+            exit_code = max(exit_code, code)
             continue
+        result = outcome[1]
         for skipped in result.skipped:
             print(f"intake: {path} page {skipped.source.page}: skipped — {skipped.reason}", file=sys.stderr)
         if not result.records:
@@ -103,6 +105,60 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"({path}: {result.pages} page(s) in {result.seconds:.2f}s)", file=sys.stderr)
     return int(exit_code)
+
+
+def _scan_files(args: argparse.Namespace, register, data_dir: Path):
+    """(path, outcome) for each file in the order given, read here or, with more than one file and
+    ``--jobs`` above 1, by worker processes that each load the pipeline once (see ``_scan_one``)."""
+    jobs = min(args.jobs, len(args.files))
+    if jobs <= 1:
+        from intake.pipeline import Pipeline
+
+        here = Pipeline(register=register)
+        for path in args.files:
+            yield path, _scan_one(path, args.received, here)
+        return
+    import concurrent.futures as cf
+    import multiprocessing
+    from functools import partial
+
+    from intake.desk_cli import register_pipeline
+
+    build = partial(register_pipeline, args.contracts, args.staff, data_dir) if register is not None else None
+    pool = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"),
+                                  initializer=_load_scan_worker, initargs=(build,))
+    try:
+        yield from zip(args.files, pool.map(_scan_one, args.files, [args.received] * len(args.files)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_ERROR: tuple | None = None
+
+
+def _load_scan_worker(build) -> None:
+    """Worker start: load the pipeline as the watcher's workers do; a missing or broken model becomes
+    each file's error, as it is when files are read in one process."""
+    global _WORKER_ERROR
+    from intake.watch import _load_pipeline
+
+    try:
+        _load_pipeline(build)
+    except IntakeError as exc:
+        _WORKER_ERROR = ("error", str(exc), exc.reason, exc.exit_code)
+
+
+def _scan_one(path: str, received: dt.date | None, here=None):
+    """("ok", FileResult) or ("error", message, reason, exit code), read by the pipeline ``here`` or by
+    the one this worker process loaded; plain values cross from a worker."""
+    from intake import pipeline
+
+    if here is None and _WORKER_ERROR is not None:
+        return _WORKER_ERROR
+    try:
+        return ("ok", (here or pipeline._DEFAULT).process_file(path, received=received))
+    except IntakeError as exc:
+        return ("error", str(exc), exc.reason, exc.exit_code)
 
 
 def cmd_template_show(args: argparse.Namespace) -> int:
@@ -130,6 +186,8 @@ def cmd_template_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from intake.desk_cli import positive_int
+
     parser = argparse.ArgumentParser(prog="intake", description="Read faxed テレドーム停止依頼書 forms into validated records.")
     parser.add_argument("--version", action="version", version=f"fax-intake {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -140,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print JSON Lines on stdout (one object per form page)")
     scan.add_argument("--received", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="day the fax arrived (default: the file's modification day); two-digit years are read near it")
+    scan.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                      help="files read in parallel, one worker process each (default: the number of cores)")
     register_arguments(scan)
     scan.add_argument("--lang", choices=LANGUAGES, default=None,
                       help="language of review reasons: ja (default) or en; $INTAKE_LANG sets the default")

@@ -62,17 +62,30 @@ def crop_padded(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, fill: int
 def local_offset(aligned: AlignedPage, template: Template, box: Box) -> tuple[int, int]:
     """(dx, dy): where the print around ``box`` really is on the aligned page, relative to the template."""
     ctx = clamp(box, template.reference.shape, template.scaled(CONTEXT_PX))
-    ref = ctx.crop(template.reference)
-    if np.count_nonzero(ref < 128) < 0.01 * ref.size:
+    ref_f = _blurred_print(template, ctx)
+    if ref_f is None:
         return 0, 0  # nothing printed nearby to register on
     r = template.scaled(LOCAL_SEARCH_PX)
     page = crop_padded(aligned.image, ctx.x0 - r, ctx.y0 - r, ctx.x1 + r, ctx.y1 + r)
-    # Blur both so that a one-pixel jagged fax edge does not decide the match.
-    ref_f = cv2.GaussianBlur(255 - ref, (5, 5), 0).astype(np.float32)
     page_f = cv2.GaussianBlur(255 - page, (5, 5), 0).astype(np.float32)
     scores = cv2.matchTemplate(page_f, ref_f, cv2.TM_CCORR_NORMED)
     _, best, _, (x, y) = cv2.minMaxLoc(scores)
     return x - r, y - r
+
+
+_BLURRED_PRINT: dict[tuple, np.ndarray | None] = {}
+
+
+def _blurred_print(template: Template, ctx: Box) -> np.ndarray | None:
+    """The blank form's print in ``ctx``, inverted and blurred as ``local_offset`` matches it (so that
+    a one-pixel jagged fax edge does not decide the match), or None where too little is printed.
+    Kept per template and box: every page asks for the same boxes."""
+    key = (template.id, id(template), ctx.x0, ctx.y0, ctx.x1, ctx.y1)
+    if key not in _BLURRED_PRINT:
+        ref = ctx.crop(template.reference)
+        enough = np.count_nonzero(ref < 128) >= 0.01 * ref.size
+        _BLURRED_PRINT[key] = cv2.GaussianBlur(255 - ref, (5, 5), 0).astype(np.float32) if enough else None
+    return _BLURRED_PRINT[key]
 
 
 def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0,
@@ -246,7 +259,12 @@ def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[
     """Column bands [a, b) of ``mask`` that look like a streak running down the box, narrowest
     first; ``seen`` is the mask with the print (which hides a streak where it crosses it)."""
     h, w = mask.shape
+    if np.count_nonzero(mask.any(axis=1)) < STREAK_MIN_OWN_COVER * h:
+        return []  # no band can be inked in enough rows
     own = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(mask, axis=1, dtype=np.int32)], axis=1)
+    widest = min(STREAK_MAX_WIDTH, w)  # every narrower band lies inside one of these, in fewer rows
+    if not (((own[:, widest:] - own[:, :-widest]) > 0).sum(axis=0) >= STREAK_MIN_OWN_COVER * h).any():
+        return []
     any_ = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(seen > 0, axis=1, dtype=np.int32)], axis=1)
     padded = np.pad(mask, ((0, 0), (1, 1)))
     bands, taken = [], np.zeros(w, bool)

@@ -41,7 +41,9 @@ class PaddleTextRecogniser:
 
     name = "ppocr"
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 2):
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1):
+        # One thread: a line is too small to share, and a second thread spent about as much CPU again
+        # waiting for the first; parallelism comes from reading files side by side (``--jobs``).
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         if not self.model_path.is_file():
             raise EngineError(f"PP-OCR model not found at {self.model_path}")

@@ -1,0 +1,99 @@
+"""Check that a change left every reading as it was: run `intake scan --json` with this working tree
+and with another revision on the same faxes and compare the records byte for byte.
+
+    python tools/same_records.py /tmp/sp/fax_*            # compare with where this branch left main
+    python tools/same_records.py --rev HEAD~3 /tmp/sp/fax_*
+    python tools/same_records.py --jobs 2 /tmp/sp/fax_*   # this tree reads with 2 workers
+    python tools/same_records.py --against before.jsonl /tmp/sp/fax_*   # a saved `scan --json` output
+
+Exit 0 and "identical" when every output line matches; otherwise the first differing fields are
+printed and the exit status is 1. Each side's CPU and wall seconds are printed as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECEIVED = "2026-12-01"  # fixed, so that two-digit years read alike whatever the files' mtimes
+
+
+def export_revision(rev: str, into: Path) -> Path:
+    """The tree of ``rev`` unpacked into ``into`` (not a checkout: nothing in the repository changes)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev], check=True, capture_output=True).stdout
+    tar_path = into / "rev.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into / "tree", filter="data")
+    return into / "tree"
+
+
+def scan(tree: Path, files: list[str], extra: list[str]) -> tuple[list[str], float, float]:
+    """The JSON lines `intake scan` prints from ``tree``, with its children's CPU seconds and wall seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "intake", "scan", "--json", "--received", RECEIVED, *extra, *files],
+                          cwd=tree, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in (0, 3, 4):  # records, or some files without a form / unreadable
+        sys.exit(f"scan in {tree} failed with exit {done.returncode}:\n{done.stderr[-2000:]}")
+    return done.stdout.splitlines(), cpu, wall
+
+
+def differences(ours: list[str], theirs: list[str], limit: int = 10) -> list[str]:
+    out = []
+    if len(ours) != len(theirs):
+        out.append(f"{len(ours)} records here, {len(theirs)} there")
+    for a, b in zip(ours, theirs):
+        if a == b:
+            continue
+        ra, rb = json.loads(a), json.loads(b)
+        name = f"{ra.get('source', {}).get('file')} page {ra.get('source', {}).get('page')}"
+        for key in sorted(set(ra) | set(rb)):
+            if ra.get(key) != rb.get(key):
+                out.append(f"{name}: {key} differs")
+        if len(out) >= limit:
+            break
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rev", default=None, help="the revision to compare with (default: where HEAD left main)")
+    ap.add_argument("--jobs", default=None, help="pass --jobs N to this tree's scan")
+    ap.add_argument("--against", default=None, help="compare with this saved output of `intake scan --json "
+                    f"--received {RECEIVED}` instead of running another revision")
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    files = [str(Path(f).resolve()) for f in args.files]
+    if args.against:
+        theirs = Path(args.against).read_text(encoding="utf-8").splitlines()
+        print(f"{args.against}: {len(theirs)} records")
+    else:
+        rev = args.rev or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
+                                         capture_output=True, text=True).stdout.strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            theirs, cpu_b, wall_b = scan(export_revision(rev, Path(tmp)), files, [])
+        print(f"{rev[:12]}: {len(theirs)} records, {cpu_b:.1f} CPU s, {wall_b:.1f} s wall")
+    ours, cpu_a, wall_a = scan(ROOT, files, ["--jobs", args.jobs] if args.jobs else [])
+    print(f"this tree: {len(ours)} records, {cpu_a:.1f} CPU s, {wall_a:.1f} s wall")
+    diff = differences(ours, theirs)
+    if diff:
+        print("DIFFERENT:\n  " + "\n  ".join(diff))
+        return 1
+    print("identical")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
