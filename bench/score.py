@@ -31,6 +31,9 @@ class Score:
     records_flagged: int = 0
     records_review_as_written: int = 0
     records_with_disagreement: int = 0
+    records_passable: int = 0  # records a perfect reader could pass (the form breaks no rule as filled in)
+    straight_through_passable: int = 0  # of those, how many went straight through
+    by_population: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))  # writers -> digit fields [n, right, flagged, unflagged wrong]
     missing_records: int = 0
     by_layout: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # layout -> [form pages, missed]
     extra_records: int = 0
@@ -40,15 +43,20 @@ class Score:
     cer_chars: int = 0
     pages: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the process's own CPU time and its children's (Tesseract runs as one)
     unreadable_files: int = 0
     errors: list = field(default_factory=list)
 
-    def add_record(self, template, record_json: dict, truth_fields: dict) -> None:
+    def add_record(self, template, record_json: dict, truth_fields: dict, writers: str | None = None) -> None:
+        """Score one record against the truth; ``writers`` (the population that wrote it) adds a per-population row."""
         self.records += 1
         review = record_json["review"]["needed"]
         self.straight_through += not review
         self.records_flagged += review
-        self.records_review_as_written += needs_review_as_written(template, truth_fields)
+        passable = not needs_review_as_written(template, truth_fields)
+        self.records_review_as_written += not passable
+        self.records_passable += passable
+        self.straight_through_passable += passable and not review
         # Every disagreement between the digit readers is flagged, whatever the confidence:
         # the share of records that carry one bounds straight-through from the readers' side.
         self.records_with_disagreement += any(r["code"] == "readers_disagree" for r in record_json["review"]["reasons"])
@@ -65,17 +73,32 @@ class Score:
                     self.cer_chars += max(1, len(w))
             else:
                 right = got["value"] == want
-            bucket = self.fields[group]
-            bucket[0] += 1
-            bucket[1] += right
-            bucket[2] += got["review"]
+            buckets = [self.fields[group]]
+            if group == "digits" and writers is not None:
+                buckets.append(self.by_population[writers])
+            for bucket in buckets:
+                bucket[0] += 1
+                bucket[1] += right
+                bucket[2] += got["review"]
+                bucket[3] += not right and not got["review"]
             if not right and not got["review"]:
-                bucket[3] += 1
                 any_unflagged_wrong = True
                 self.errors.append((record_json["source"]["file"], spec.key, want, got["value"], got["confidence"]))
         # Strict: a wrong value that is not itself flagged counts even if another field sent the
         # record to review, since a reviewer looks at the flagged fields.
         self.records_unflagged_wrong += any_unflagged_wrong
+
+    def flagged_fields(self) -> tuple[int, int]:
+        """(fields flagged for review, fields), every kind together."""
+        return sum(b[2] for b in self.fields.values()), sum(b[0] for b in self.fields.values())
+
+    def worst_population(self) -> tuple[str, float] | None:
+        """The population whose digit fields were read right least often, and that share."""
+        rated = {p: b[1] / b[0] for p, b in self.by_population.items() if b[0]}
+        if not rated:
+            return None
+        worst = min(rated, key=lambda p: (rated[p], p))
+        return worst, rated[worst]
 
 
 def needs_review_as_written(template, truth_fields: dict) -> bool:
@@ -89,6 +112,21 @@ def needs_review_as_written(template, truth_fields: dict) -> bool:
     return bool(record_reasons) or any(f.review for f in fields.values())
 
 
+def population_rows(scores: dict[str, Score]) -> list[tuple[str, list[str]]]:
+    """Digit accuracy and unflagged wrong digits per writer population, then the worst population."""
+    found = sorted({p for s in scores.values() for p in s.by_population})
+    rows: list[tuple[str, list[str]]] = []
+    for p in found:
+        rows.append((f"  digits, {p}: exactly right", [_pct(s.by_population[p][1], s.by_population[p][0]) if p in s.by_population
+                                                       else "n/a" for s in scores.values()]))
+        rows.append((f"  digits, {p}: wrong and unflagged", [str(s.by_population[p][3]) if p in s.by_population else "n/a"
+                                                             for s in scores.values()]))
+    if len(found) > 1:
+        worst = [s.worst_population() for s in scores.values()]
+        rows.append(("  digits, worst population", [f"{w[0]} {100 * w[1]:.1f}%" if w else "n/a" for w in worst]))
+    return rows
+
+
 def table(scores: dict[str, Score]) -> str:
     """One plain-text table, a column per engine configuration."""
     names = list(scores)
@@ -97,11 +135,17 @@ def table(scores: dict[str, Score]) -> str:
         rows.append((f"{group}: exactly right", [_pct(s.fields[group][1], s.fields[group][0]) for s in scores.values()]))
         rows.append((f"{group}: wrong and unflagged", [f"{s.fields[group][3]}" for s in scores.values()]))
         rows.append((f"{group}: flagged for review", [_pct(s.fields[group][2], s.fields[group][0]) for s in scores.values()]))
+        if group == "digits":
+            rows += population_rows(scores)
     rows += [
+        ("fields flagged for review, all kinds", [_pct(*s.flagged_fields()) for s in scores.values()]),
         ("text character error rate", [_pct(s.cer_edits, s.cer_chars) for s in scores.values()]),
         ("records", [str(s.records) for s in scores.values()]),
         ("records straight through", [_pct(s.straight_through, s.records) for s in scores.values()]),
         ("  at most, if every field were read right", [_pct(s.records - s.records_review_as_written, s.records) for s in scores.values()]),
+        ("  straight through of those a perfect reader passes", [f"{s.straight_through_passable}/{s.records_passable} "
+                                                                 f"({_pct(s.straight_through_passable, s.records_passable)})"
+                                                                 for s in scores.values()]),
         ("  records with a digit-reader disagreement", [_pct(s.records_with_disagreement, s.records) for s in scores.values()]),
         ("records flagged for review", [str(s.records_flagged) for s in scores.values()]),
         ("records with an unflagged wrong value", [f"{s.records_unflagged_wrong} ({_pct(s.records_unflagged_wrong, s.records)})" for s in scores.values()]),
@@ -109,7 +153,8 @@ def table(scores: dict[str, Score]) -> str:
         *[(f"  form pages missed, {lay}", [f"{s.by_layout[lay][1]}/{s.by_layout[lay][0]}" for s in scores.values()])
           for lay in _layouts(scores)],
         ("non-form pages skipped", [f"{s.skipped_right}/{s.non_form_pages}" for s in scores.values()]),
-        ("seconds per page", [f"{s.seconds / max(1, s.pages):.2f}" for s in scores.values()]),
+        ("seconds per page, wall", [f"{s.seconds / max(1, s.pages):.2f}" for s in scores.values()]),
+        ("seconds per page, CPU", [f"{s.cpu_seconds / max(1, s.pages):.2f}" for s in scores.values()]),
     ]
     width = max(len(r[0]) for r in rows)
     colw = [max(len(n), 12) for n in names]
@@ -150,12 +195,12 @@ class RegisterScore:
     settled_wrong: int = 0
     invented: list = field(default_factory=list)
 
-    def add_record(self, template, record, truth_fields: dict, truth_register: dict) -> None:
+    def add_record(self, template, record, truth_fields: dict, truth_register: dict, writers: str | None = None) -> None:
         from intake.register import check_against_register
 
         checked = check_against_register(record, self.register)
         as_json = checked.to_json()
-        self.score.add_record(template, as_json, truth_fields)
+        self.score.add_record(template, as_json, truth_fields, writers)
         unheld = [i for i, holder in truth_register["targets"].items() if holder != "contractor"]
         if unheld:
             self.asks_unheld += 1

@@ -155,7 +155,7 @@ def generate(out_dir, count: int, seed: int, writers: str = "test", formats: lis
              overrides: dict[int, dict] | None = None, layouts: list[str] | None = None) -> list[dict]:
     """Write ``count`` faxes, ``truth.jsonl`` and ``manifest.json`` into ``out_dir``; return the truth rows."""
     populations.stream(writers)  # rejects an unknown choice before anything is written
-    if why := populations.missing_material(writers):
+    if why := populations.missing_material({populations.population_of(writers, seed, i) for i in range(1, count + 1)}):
         raise FileNotFoundError(why)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

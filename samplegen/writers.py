@@ -127,11 +127,9 @@ def population_of(name: str, seed: int, index: int) -> str:
     return str(rng.choice(list(shares), p=list(shares.values())))
 
 
-def missing_material(name: str) -> str | None:
-    """Why a ``--writers`` choice cannot run here (fonts not installed), or None."""
-    name = canonical(name)
-    wanted = list(mixed()) if name == MIXED else [name]
-    for n in wanted:
-        if n in POPULATIONS and (why := POPULATIONS[n].missing()):
+def missing_material(drawn: set[str]) -> str | None:
+    """Why one of the ``drawn`` populations cannot write here (fonts not installed), or None."""
+    for name in sorted(drawn):
+        if why := POPULATIONS[name].missing():
             return why
     return None
