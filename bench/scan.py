@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,66 @@ def children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+class TreeCPU:
+    """CPU seconds of a process and all its descendants, sampled from /proc while they run.
+
+    ``intake scan`` reads in worker processes started by a fork server that it never waits for,
+    so their CPU time never reaches this process's rusage. Each process's own user + system time
+    is sampled every ``interval`` seconds and the last value kept; what a process spends after its
+    last sample is missed, so this is a slight undercount (a lower bound)."""
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, root: int, interval: float = 0.05):
+        self.root, self.interval = root, interval
+        self.last: dict[tuple[int, str], float] = {}  # (pid, start time) -> own CPU seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _stat(pid: str) -> tuple[int, str, float] | None:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        # fields[1] is ppid, [11]/[12] utime/stime in ticks, [19] start time (tells a reused pid apart)
+        return int(fields[1]), fields[19], (int(fields[11]) + int(fields[12])) / TreeCPU.TICK
+
+    def sample(self) -> None:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and (st := self._stat(entry)):
+                stats[int(entry)] = st
+        tree = {self.root}
+        grew = True
+        while grew:
+            grew = False
+            for pid, (ppid, _, _) in stats.items():
+                if ppid in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        for pid in tree & set(stats):
+            _, started, cpu = stats[pid]
+            self.last[(pid, started)] = cpu
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> "TreeCPU":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last.values())
+
+
 def scan_batch(tree: Path, files: list[Path], timeout: float | None = None) -> ScanRun:
     """``python -m intake scan --json FILES`` with ``tree`` as the product, in a clean environment of its own:
     no register configured, its store in a temporary folder, one thread per library as on the desk's two cores."""
@@ -46,11 +107,18 @@ def scan_batch(tree: Path, files: list[Path], timeout: float | None = None) -> S
         env |= {"PYTHONPATH": str(tree), "INTAKE_DB": str(Path(data) / "intake.db")}
         cmd = [sys.executable, "-m", "intake", "scan", "--json", *(str(f) for f in files)]
         cpu0, t0 = children_cpu(), time.perf_counter()
-        try:
-            done = subprocess.run(cmd, cwd=data, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return ScanRun(wall_seconds=time.perf_counter() - t0, problem=f"intake scan ran past {timeout:.0f}s")
-        run = ScanRun(wall_seconds=time.perf_counter() - t0, cpu_seconds=children_cpu() - cpu0, exit_code=done.returncode)
+        proc = subprocess.Popen(cmd, cwd=data, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with TreeCPU(proc.pid) as tree:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                return ScanRun(wall_seconds=time.perf_counter() - t0, problem=f"intake scan ran past {timeout:.0f}s")
+        wall = time.perf_counter() - t0
+        # The scan process and what it waited for are exact in rusage; workers it never waited for only in the samples.
+        run = ScanRun(wall_seconds=wall, cpu_seconds=max(children_cpu() - cpu0, tree.seconds), exit_code=proc.returncode)
+    done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     for line in done.stdout.splitlines():
         try:
             record = json.loads(line)

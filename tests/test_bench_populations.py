@@ -96,3 +96,24 @@ def test_a_tiny_run_prints_population_rows_previous_and_desk_timing(tmp_path, ca
         assert "previous" in desk and "previous: " in out
     else:
         assert "previous: no column (no git repository" in out
+
+
+def test_cpu_time_counts_workers_the_scanned_process_never_waits_for(tmp_path):
+    """As intake scan's worker processes: a grandchild that burns CPU and is never waited for."""
+    import sys
+    import time
+
+    from bench.scan import TreeCPU, children_cpu
+
+    done = tmp_path / "done"
+    burn = (f"import pathlib, time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+            f"time.sleep(0.3)\npathlib.Path({str(done)!r}).touch()")
+    parent = (f"import pathlib, subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {burn!r}])\n"
+              f"while not pathlib.Path({str(done)!r}).exists(): time.sleep(0.05)")
+    before = children_cpu()
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    with TreeCPU(proc.pid) as tree:
+        proc.wait()
+    time.sleep(0.1)
+    assert children_cpu() - before < 0.4  # rusage never hears of the grandchild...
+    assert tree.seconds >= 0.5  # ...the samples do
