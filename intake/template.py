@@ -103,8 +103,11 @@ class Template(Strict):
     def px(self, box: PtBox) -> Box:
         return box.to_px(self.working_dpi)
 
-    def scaled(self, length_px: float) -> int:
-        """A length the readers measured at TUNED_DPI, in this template's pixels."""
+    def scaled(self, length_px: float, *, whole: bool = True) -> int | float:
+        """A length the readers measured at TUNED_DPI, in this template's pixels: whole pixels (at
+        least one), or with ``whole=False`` as a fraction (a mean thickness compared with it)."""
+        if not whole:
+            return length_px * self.working_dpi / TUNED_DPI
         return max(1, round(length_px * self.working_dpi / TUNED_DPI)) if length_px else 0
 
     def scaled_area(self, area_px: float) -> int:

@@ -16,9 +16,9 @@ import numpy as np
 from intake.model import AlignedPage, Box, FieldReading
 from intake.reasons import Reason
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
-from intake.readers.ink import Blob, added_ink, glyph_image, stroke_groups
+from intake.readers.ink import AT_TUNED_DPI, Blob, MaskLengths, added_ink, glyph_image, stroke_groups
 from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
-from intake.readers.segmentation import MIN_PIECE_AREA, REJECT, is_tall, segment_by_recognition, segment_digits
+from intake.readers.segmentation import REJECT, is_tall, segment_by_recognition, segment_digits
 
 if TYPE_CHECKING:
     from intake.kinds.comb_digits import CombDigitsField
@@ -96,7 +96,8 @@ def _line(mask: np.ndarray, boxes: list[Blob], margin: int = 6) -> np.ndarray:
 
 
 def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifier | None,
-                ocr: TextRecogniser | None, allows: Allows | None = None) -> NumberReading | None:
+                ocr: TextRecogniser | None, allows: Allows | None = None,
+                lengths: MaskLengths = AT_TUNED_DPI) -> NumberReading | None:
     """A free-space number, or None when nothing is written.
 
     ``allows`` says which strings are possible (a month of 1-12): each reader's reading is
@@ -104,7 +105,7 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     """
     if mask.sum() == 0:
         return None
-    boxes = segment_digits(mask, expected)
+    boxes = segment_digits(mask, expected, lengths=lengths)
     if not boxes:
         return None
     ocr_line = _line(mask, boxes)
@@ -112,10 +113,10 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     cnn_reading = None
     if cnn is not None:
         hint = len(ocr_reading.text) if ocr_reading is not None and ocr_reading.text else None
-        cnn_boxes, probs = segment_by_recognition(mask, expected, cnn.classify, count_hint=hint)
+        cnn_boxes, probs = segment_by_recognition(mask, expected, cnn.classify, count_hint=hint, lengths=lengths)
         if cnn_boxes:
             cnn_reading = _cnn_reading(probs)
-            doubts = structural_doubts(mask, cnn_boxes)
+            doubts = structural_doubts(mask, cnn_boxes, lengths)
             if doubts:
                 cnn_reading = replace(cnn_reading, reasons=cnn_reading.reasons + doubts)
             if ocr is not None:
@@ -128,7 +129,7 @@ def read_number(mask: np.ndarray, expected: tuple[int, int], cnn: DigitClassifie
     return combine(fit_to_part(cnn_reading, allows), fit_to_part(ocr_reading, allows), allows)
 
 
-def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[Reason, ...]:
+def structural_doubts(mask: np.ndarray, boxes: list[Blob], lengths: MaskLengths = AT_TUNED_DPI) -> tuple[Reason, ...]:
     """Reasons to doubt a number whatever the readers say, because both would miss the same thing.
 
     Ink left outside the digits that were read, as much as a quarter of a digit, may be a
@@ -147,7 +148,7 @@ def structural_doubts(mask: np.ndarray, boxes: list[Blob]) -> tuple[Reason, ...]
     inside = np.zeros(mask.shape, bool)
     for b in boxes:
         inside[b.y0 : b.y1, b.x0 : b.x1] = True
-    left_over = [p for p in stroke_groups(mask) if p.area >= MIN_PIECE_AREA and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
+    left_over = [p for p in stroke_groups(mask, lengths) if p.area >= lengths.min_piece_area and not inside[p.y0 + (p.y1 - p.y0) // 2, p.x0 + (p.x1 - p.x0) // 2]]
     if sum(p.area for p in left_over) >= 0.25 * digit_area:
         out.append(Reason.of("ink_beside_number"))
     if min(b.y1 - b.y0 for b in boxes) < MIN_WHOLE_DIGIT_HEIGHT_FRAC * mask.shape[0]:
@@ -165,7 +166,8 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
-    pieces = [b for b in stroke_groups(mask) if b.area >= template.scaled_area(MIN_CELL_PIECE_PX)]
+    lengths = MaskLengths.of(template)
+    pieces = [b for b in stroke_groups(mask, lengths) if b.area >= template.scaled_area(MIN_CELL_PIECE_PX)]
     per_cell: list[list[Blob]] = [[] for _ in cells]
     for b in pieces:
         cx = used.x0 + b.cx
@@ -173,7 +175,7 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
         per_cell[i].append(b)
     glyphs, filled = [], []
     for i, items in enumerate(per_cell):
-        if not any(is_tall(b, cells[i].height) for b in items):
+        if not any(is_tall(b, cells[i].height, lengths) for b in items):
             continue
         # Once a cell holds a digit, every piece in it is part of that digit: a faint 5 loses
         # its bar, a broken 0 half its ring, if only the tall pieces are kept.
@@ -223,5 +225,6 @@ def read_parts(aligned: AlignedPage, template: Template, spec: PartsField, cnn: 
     for name, pt_box in spec.parts.items():
         mask, _ = added_ink(aligned, template, template.px(pt_box), pad=2)
         out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr,
-                                allows=lambda text, name=name: spec.part_allows(name, text, received_year))
+                                allows=lambda text, name=name: spec.part_allows(name, text, received_year),
+                                lengths=MaskLengths.of(template))
     return out, whole

@@ -100,11 +100,12 @@ def added_ink(aligned: AlignedPage, template: Template, box: Box, pad: int = 0,
     dx, dy = local_offset(aligned, template, b)
     ink = crop_padded(aligned.image, b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy) < INK_THRESHOLD
     printed = b.crop(print_mask(template))
-    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8), template.scaled_area(MIN_COMPONENT_PX)), printed,
-                          runs_on=lambda axis, a, e: _runs_on_past(aligned, template, b, dx, dy, axis, a, e))
-    hand = hand | mend_across_print(hand, ink & printed)
+    lengths = MaskLengths.of(template)
+    hand = remove_streaks(remove_specks((ink & ~printed).astype(np.uint8), lengths.min_component_area), printed,
+                          runs_on=lambda axis, a, e: _runs_on_past(aligned, template, b, dx, dy, axis, a, e), lengths=lengths)
+    hand = hand | mend_across_print(hand, ink & printed, lengths)
     if pen_on_print:
-        hand = hand | pen_along_print(hand, ink, printed, b.crop(template.reference) < PRINT_THRESHOLD)
+        hand = hand | pen_along_print(hand, ink, printed, b.crop(template.reference) < PRINT_THRESHOLD, lengths)
     return hand, b
 
 
@@ -120,7 +121,8 @@ RULED_LINE_MIN_COVER = 0.6  # a printed row or column this full is a ruled line 
 RULED_LINE_BAND_PX = 4  # the line on the page lies within this of where the template has it
 
 
-def pen_along_print(hand: np.ndarray, ink: np.ndarray, printed: np.ndarray, template_ink: np.ndarray) -> np.ndarray:
+def pen_along_print(hand: np.ndarray, ink: np.ndarray, printed: np.ndarray, template_ink: np.ndarray,
+                    lengths: MaskLengths | None = None) -> np.ndarray:
     """Pixels of the print to give back to the handwriting where a pen stroke runs along a ruled line.
 
     Subtracting the dilated print erases a stroke that lies on a cell line: an 8 whose left
@@ -136,6 +138,7 @@ def pen_along_print(hand: np.ndarray, ink: np.ndarray, printed: np.ndarray, temp
     out = np.zeros_like(hand)
     if not hand.any():
         return out
+    lengths = lengths or AT_TUNED_DPI
     wide = np.zeros(hand.shape, bool)
     ink8 = ink.astype(np.uint8)
     for axis in (0, 1):  # vertical lines, then horizontal ones
@@ -145,11 +148,11 @@ def pen_along_print(hand: np.ndarray, ink: np.ndarray, printed: np.ndarray, temp
         zone = np.zeros(hand.shape, bool)
         runs = []  # the ink across each line, row by row (or column by column), all lines pooled
         for c in lines:
-            near = slice(max(0, c - RULED_LINE_BAND_PX), c + RULED_LINE_BAND_PX + 1)
+            near = slice(max(0, c - lengths.ruled_line_band), c + lengths.ruled_line_band + 1)
             band = (slice(None), near) if axis == 0 else (near, slice(None))
             zone[band] = True
             runs.append(ink[band].sum(axis=1 - axis))
-        k = max(1, round(float(np.median(np.concatenate(runs))))) + PEN_ON_PRINT_WIDENING_PX[axis] + 1
+        k = max(1, round(float(np.median(np.concatenate(runs))))) + lengths.pen_on_print_widening[axis] + 1
         # An opening across the line keeps only the stretches where ink is wider than the line.
         kernel = np.ones((1, k) if axis == 0 else (k, 1), np.uint8)
         wide |= (cv2.morphologyEx(ink8, cv2.MORPH_OPEN, kernel) > 0) & zone
@@ -157,10 +160,10 @@ def pen_along_print(hand: np.ndarray, ink: np.ndarray, printed: np.ndarray, temp
     if not candidate.any():
         return out
     _, strokes, stroke_stats, _ = cv2.connectedComponentsWithStats(hand, connectivity=8)
-    substantial = stroke_stats[:, cv2.CC_STAT_AREA] >= SUBSTANTIAL_PX
+    substantial = stroke_stats[:, cv2.CC_STAT_AREA] >= lengths.substantial_area
     n, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
     for i in range(1, n):
-        if stats[i, cv2.CC_STAT_AREA] < PEN_ON_PRINT_MIN_PX:
+        if stats[i, cv2.CC_STAT_AREA] < lengths.pen_on_print_min_area:
             continue
         piece = labels == i
         near = cv2.dilate(piece.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -176,7 +179,7 @@ MEND_MAX_CROSSING_PX = 10  # a pen crossing a ruled line does so in a few rows o
 MEND_MAX_WIDENING = 1.5  # ... and widens it at most this much (a neighbouring digit would double it)
 
 
-def mend_across_print(hand: np.ndarray, inked_print: np.ndarray) -> np.ndarray:
+def mend_across_print(hand: np.ndarray, inked_print: np.ndarray, lengths: MaskLengths | None = None) -> np.ndarray:
     """Pixels of the print to give back to the handwriting where a pen stroke crosses a ruled line.
 
     Subtracting the (dilated) print cuts a stroke that crosses a cell line: an 8 written over
@@ -187,26 +190,28 @@ def mend_across_print(hand: np.ndarray, inked_print: np.ndarray) -> np.ndarray:
     """
     if not inked_print.any() or not hand.any():
         return np.zeros_like(hand)
+    lengths = lengths or AT_TUNED_DPI
     _, pieces, stats, _ = cv2.connectedComponentsWithStats(hand, connectivity=8)
     out = np.zeros_like(hand)
     # A stroke crosses a horizontal line in a few columns, a vertical one in a few rows; a
     # longer bridge is a loop lying along the line, and filling it would blot the digit.
-    for kernel, along in (((1, MEND_SPAN_PX), cv2.CC_STAT_HEIGHT), ((MEND_SPAN_PX, 1), cv2.CC_STAT_WIDTH)):
+    span = lengths.mend_span
+    for kernel, along in (((1, span), cv2.CC_STAT_HEIGHT), ((span, 1), cv2.CC_STAT_WIDTH)):
         closed = cv2.morphologyEx(hand, cv2.MORPH_CLOSE, np.ones(kernel, np.uint8))
         bridges = (closed & inked_print & (hand == 0)).astype(np.uint8)
         n, labels, bstats, _ = cv2.connectedComponentsWithStats(bridges, connectivity=8)
         for i in range(1, n):
-            if bstats[i, along] > MEND_MAX_CROSSING_PX:
+            if bstats[i, along] > lengths.mend_max_crossing:
                 continue
             x, y, w, h = (int(v) for v in bstats[i, :4])
             around = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
             this = (labels[around] == i).astype(np.uint8)
-            if _joins_a_cut_off_part(pieces[around], stats, cv2.dilate(this, np.ones((3, 3), np.uint8)) > 0):
+            if _joins_a_cut_off_part(pieces[around], stats, cv2.dilate(this, np.ones((3, 3), np.uint8)) > 0, lengths):
                 out[around] |= this
     return out
 
 
-def _joins_a_cut_off_part(pieces: np.ndarray, stats: np.ndarray, near: np.ndarray) -> bool:
+def _joins_a_cut_off_part(pieces: np.ndarray, stats: np.ndarray, near: np.ndarray, lengths: MaskLengths) -> bool:
     """Whether the pieces next to a bridge are a stroke and a small part cut off it (not two digits)."""
     touched = set(np.unique(pieces[near]).tolist()) - {0}
     if len(touched) != 2:
@@ -214,7 +219,7 @@ def _joins_a_cut_off_part(pieces: np.ndarray, stats: np.ndarray, near: np.ndarra
     small, large = sorted(touched, key=lambda j: stats[j, cv2.CC_STAT_AREA])
     x0 = min(stats[j, cv2.CC_STAT_LEFT] for j in touched)
     x1 = max(stats[j, cv2.CC_STAT_LEFT] + stats[j, cv2.CC_STAT_WIDTH] for j in touched)
-    return (MIN_COMPONENT_PX <= stats[small, cv2.CC_STAT_AREA] <= MEND_MAX_SHARE * stats[large, cv2.CC_STAT_AREA]
+    return (lengths.min_component_area <= stats[small, cv2.CC_STAT_AREA] <= MEND_MAX_SHARE * stats[large, cv2.CC_STAT_AREA]
             and x1 - x0 <= MEND_MAX_WIDENING * stats[large, cv2.CC_STAT_WIDTH])
 
 
@@ -255,20 +260,20 @@ STREAK_MIN_OWN_COVER = 0.3
 STREAK_MIN_ALONE = 0.5  # share of the band's inked rows with no ink right beside the band
 
 
-def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[tuple[int, int]]:
+def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float, lengths: MaskLengths) -> list[tuple[int, int]]:
     """Column bands [a, b) of ``mask`` that look like a streak running down the box, narrowest
     first; ``seen`` is the mask with the print (which hides a streak where it crosses it)."""
     h, w = mask.shape
     if np.count_nonzero(mask.any(axis=1)) < STREAK_MIN_OWN_COVER * h:
         return []  # no band can be inked in enough rows
     own = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(mask, axis=1, dtype=np.int32)], axis=1)
-    widest = min(STREAK_MAX_WIDTH, w)  # every narrower band lies inside one of these, in fewer rows
+    widest = min(lengths.streak_max_width, w)  # every narrower band lies inside one of these, in fewer rows
     if not (((own[:, widest:] - own[:, :-widest]) > 0).sum(axis=0) >= STREAK_MIN_OWN_COVER * h).any():
         return []
     any_ = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(seen > 0, axis=1, dtype=np.int32)], axis=1)
     padded = np.pad(mask, ((0, 0), (1, 1)))
     bands, taken = [], np.zeros(w, bool)
-    for k in range(1, min(STREAK_MAX_WIDTH, w) + 1):
+    for k in range(1, widest + 1):
         ink = own[:, k:] - own[:, :-k]  # (h, w - k + 1): ink per row in each band of k columns
         rows = (ink > 0).sum(axis=0)
         starts = np.nonzero(rows >= STREAK_MIN_OWN_COVER * h)[0]  # most boxes have none: done
@@ -281,7 +286,7 @@ def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[
         # must be blank in most of its rows, as they are beside a streak.
         beside = (padded[:, starts] | padded[:, starts + k + 1]) > 0
         alone = ((ink > 0) & ~beside).sum(axis=0) >= STREAK_MIN_ALONE * rows
-        ok = (covered >= min_cover) & (thickness <= STREAK_MAX_THICKNESS_PX) & alone
+        ok = (covered >= min_cover) & (thickness <= lengths.streak_max_thickness) & alone
         for a in starts[ok]:
             if not taken[a : a + k].any():
                 bands.append((int(a), int(a) + k))
@@ -290,7 +295,7 @@ def _streak_bands(mask: np.ndarray, seen: np.ndarray, min_cover: float) -> list[
 
 
 def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cover: float = 0.85,
-                   runs_on: Callable[[int, int, int], bool] | None = None) -> np.ndarray:
+                   runs_on: Callable[[int, int, int], bool] | None = None, lengths: MaskLengths | None = None) -> np.ndarray:
     """Drop fax-scanner streaks: thin straight lines running right across the box, even if broken,
     and slivers of a ruled line.
 
@@ -302,7 +307,8 @@ def remove_streaks(mask: np.ndarray, printed: np.ndarray | None = None, min_cove
     band whose ink runs on past the box, as a streak down the page does, is dropped. Only the
     streak's own thin runs of ink go; where a pen stroke touches or crosses it, the ink stays.
     """
-    return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover, runs_on), min_cover)
+    lengths = lengths or AT_TUNED_DPI
+    return _remove_rule_slivers(_remove_straight_streaks(mask, printed, min_cover, runs_on, lengths), min_cover, lengths)
 
 
 STREAK_LOOK_PAST_PX = 24  # how far beyond the box to look for the rest of a streak
@@ -334,7 +340,7 @@ def _runs_on_past(aligned: AlignedPage, template: Template, box: Box, dx: int, d
 RULE_SLIVER_MAX_THICKNESS = 2.5
 
 
-def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
+def _remove_rule_slivers(mask: np.ndarray, min_cover: float, lengths: MaskLengths) -> np.ndarray:
     """Drop pieces that run across ``min_cover`` of the box but are at most a sliver thick."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     h, w = mask.shape
@@ -342,7 +348,7 @@ def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
     for i in range(1, n):
         _, _, bw, bh, area = (int(v) for v in stats[i, :5])
         span = bh if bh >= min_cover * h else bw if bw >= min_cover * w else 0
-        if span and area <= RULE_SLIVER_MAX_THICKNESS * span:
+        if span and area <= lengths.rule_sliver_max_thickness * span:
             if out is mask:
                 out = mask.copy()
             out[labels == i] = 0
@@ -350,22 +356,22 @@ def _remove_rule_slivers(mask: np.ndarray, min_cover: float) -> np.ndarray:
 
 
 def _remove_straight_streaks(mask: np.ndarray, printed: np.ndarray | None, min_cover: float,
-                             runs_on: Callable[[int, int, int], bool] | None = None) -> np.ndarray:
+                             runs_on: Callable[[int, int, int], bool] | None, lengths: MaskLengths) -> np.ndarray:
     """Drop each streak's ink, except where handwriting touches it: a streak running along
     the side of a 0 must not take the 0's stroke with it."""
     out = mask
     seen = mask if printed is None else (mask | printed.astype(np.uint8))
     for axis in (0, 1):
         m, v = (mask, seen) if axis == 0 else (mask.T, seen.T)
-        for a, b in _streak_bands(m, v, min_cover):
+        for a, b in _streak_bands(m, v, min_cover, lengths):
             if runs_on is None or runs_on(axis, a, b):
                 if out is mask:
                     out = mask.copy()
-                _clear_thin_runs(out if axis == 0 else out.T, m, a, b)
+                _clear_thin_runs(out if axis == 0 else out.T, m, a, b, lengths.streak_max_thickness)
     return out
 
 
-def _clear_thin_runs(out: np.ndarray, mask: np.ndarray, a: int, b: int) -> None:
+def _clear_thin_runs(out: np.ndarray, mask: np.ndarray, a: int, b: int, max_thickness: float) -> None:
     """In each row, clear the runs of ink that reach into columns [a - 1, b + 1) and are no
     wider than the streak usually is there (its median run, plus a pixel for a slant's step);
     a wider run is a pen stroke crossing or running along it, and stays."""
@@ -387,7 +393,7 @@ def _clear_thin_runs(out: np.ndarray, mask: np.ndarray, a: int, b: int) -> None:
             x = x1
     if not runs:
         return
-    limit = min(STREAK_MAX_THICKNESS_PX, float(np.median([x1 - x0 for _, x0, x1 in runs])) + 1)
+    limit = min(max_thickness, float(np.median([x1 - x0 for _, x0, x1 in runs])) + 1)
     for y, x0, x1 in runs:
         if x1 - x0 <= limit:
             out[y, x0:x1] = 0
@@ -429,19 +435,23 @@ def blobs(mask: np.ndarray) -> list[Blob]:
 
 FRAGMENT_GAP_PX = 2  # pieces this close are one broken stroke (a faint pen, a fax dropout)
 SUBSTANTIAL_PX = 40  # a piece this big is a stroke in its own right, never merged with another
+MIN_PIECE_AREA = 6  # smaller pieces are fax speckle, never part of a digit
+TALL_PIECE_AREA = 60  # a piece with this much ink is (part of) a digit, however short
+MIN_SPLIT_WIDTH_PX = 8  # a narrower piece is never cut into two digits
 
 
-def stroke_groups(mask: np.ndarray) -> list[Blob]:
+def stroke_groups(mask: np.ndarray, lengths: MaskLengths | None = None) -> list[Blob]:
     """Like :func:`blobs`, but fragments of one broken stroke come back as one piece.
 
     A faint pen through a fax leaves a stroke as a dotted trail of specks, each too small to
     count; together they are a 1. Pieces within FRAGMENT_GAP_PX of each other are joined,
     unless that would join two substantial strokes (two digits written close together).
     """
+    lengths = lengths or AT_TUNED_DPI
     n, own, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 2:
         return blobs(mask)
-    k = 2 * (FRAGMENT_GAP_PX // 2) + 1
+    k = 2 * (lengths.fragment_gap // 2) + 1
     _, near = cv2.connectedComponents(cv2.dilate(mask, np.ones((k, k), np.uint8)), connectivity=8)
     ink = mask > 0
     group_of = np.zeros(n, np.int32)
@@ -452,11 +462,50 @@ def stroke_groups(mask: np.ndarray) -> list[Blob]:
         by_group.setdefault(int(group_of[i]), []).append(Blob(x, y, x + w, y + h, a))
     out: list[Blob] = []
     for group in by_group.values():
-        if sum(b.area >= SUBSTANTIAL_PX for b in group) >= 2:
+        if sum(b.area >= lengths.substantial_area for b in group) >= 2:
             out.extend(group)
         else:
             out.append(Blob.joined(group))
     return sorted(out, key=lambda b: b.x0)
+
+
+@dataclass(frozen=True)
+class MaskLengths:
+    """The mask helpers' pixel lengths and areas at one working dpi. The constants above were
+    measured at TUNED_DPI; ``of(template)`` scales each by ``Template.scaled`` / ``scaled_area``,
+    and the default is TUNED_DPI itself (masks made at 200 dpi, as tests and training draw them)."""
+
+    streak_max_width: int = STREAK_MAX_WIDTH
+    streak_max_thickness: float = STREAK_MAX_THICKNESS_PX
+    rule_sliver_max_thickness: float = RULE_SLIVER_MAX_THICKNESS
+    pen_on_print_min_area: int = PEN_ON_PRINT_MIN_PX
+    pen_on_print_widening: tuple[int, int] = PEN_ON_PRINT_WIDENING_PX
+    ruled_line_band: int = RULED_LINE_BAND_PX
+    mend_span: int = MEND_SPAN_PX
+    mend_max_crossing: int = MEND_MAX_CROSSING_PX
+    fragment_gap: int = FRAGMENT_GAP_PX
+    substantial_area: int = SUBSTANTIAL_PX
+    min_piece_area: int = MIN_PIECE_AREA
+    min_component_area: int = MIN_COMPONENT_PX
+    tall_piece_area: int = TALL_PIECE_AREA
+    min_split_width: int = MIN_SPLIT_WIDTH_PX
+
+    @classmethod
+    def of(cls, template: Template) -> MaskLengths:
+        key = (template.id, id(template))
+        if key not in _MASK_LENGTHS:
+            length, area = template.scaled, template.scaled_area
+            _MASK_LENGTHS[key] = cls(
+                length(STREAK_MAX_WIDTH), length(STREAK_MAX_THICKNESS_PX, whole=False),
+                length(RULE_SLIVER_MAX_THICKNESS, whole=False), area(PEN_ON_PRINT_MIN_PX),
+                (length(PEN_ON_PRINT_WIDENING_PX[0]), length(PEN_ON_PRINT_WIDENING_PX[1])), length(RULED_LINE_BAND_PX),
+                length(MEND_SPAN_PX), length(MEND_MAX_CROSSING_PX), length(FRAGMENT_GAP_PX), area(SUBSTANTIAL_PX),
+                area(MIN_PIECE_AREA), area(MIN_COMPONENT_PX), area(TALL_PIECE_AREA), length(MIN_SPLIT_WIDTH_PX))
+        return _MASK_LENGTHS[key]
+
+
+_MASK_LENGTHS: dict[tuple[str, int], MaskLengths] = {}
+AT_TUNED_DPI = MaskLengths()
 
 
 def glyph_image(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, margin: int = 2) -> np.ndarray:

@@ -14,11 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from intake.readers.ink import Blob, glyph_image, stroke_groups
+from intake.readers.ink import AT_TUNED_DPI, MIN_PIECE_AREA, Blob, MaskLengths, glyph_image, stroke_groups
 
 REJECT = 10  # the CNN's "not a digit" class
 MIN_DIGIT_HEIGHT_FRAC = 0.22  # of the box height: shorter blobs are dots, dashes or specks
-MIN_PIECE_AREA = 6  # px: smaller pieces are fax speckle, never part of a digit
 MAX_PIECES_PER_DIGIT = 3  # a digit broken into more pieces than this is not recovered
 SPLIT_ASPECT = 1.2  # a piece wider than this times its height may be two touching digits
 MAX_JOINED_ASPECT = 1.0  # separate pieces are joined into one digit only up to this width/height
@@ -59,30 +58,31 @@ def _split(blob: Blob, mask: np.ndarray) -> tuple[Blob, Blob]:
     return (Blob(blob.x0, blob.y0, cut, blob.y1, blob.area // 2), Blob(cut, blob.y0, blob.x1, blob.y1, blob.area // 2))
 
 
-def is_tall(b: Blob, height: int) -> bool:
+def is_tall(b: Blob, height: int, lengths: MaskLengths = AT_TUNED_DPI) -> bool:
     """Whether a piece is big enough to be (part of) a digit in a box ``height`` px tall."""
-    return (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * height or b.area >= 60
+    return (b.y1 - b.y0) >= MIN_DIGIT_HEIGHT_FRAC * height or b.area >= lengths.tall_piece_area
 
 
-def _pieces(mask: np.ndarray) -> list[Blob]:
+def _pieces(mask: np.ndarray, lengths: MaskLengths) -> list[Blob]:
     # Pieces are joined before small ones are judged: a faint digit broken by the fax into
     # short strokes is tall enough once its pieces are put back together.
-    return _merge_overlapping([b for b in stroke_groups(mask) if b.area >= MIN_PIECE_AREA])
+    return _merge_overlapping([b for b in stroke_groups(mask, lengths) if b.area >= lengths.min_piece_area])
 
 
-def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None) -> list[Blob]:
+def segment_digits(mask: np.ndarray, expected: tuple[int, int], count_hint: int | None = None,
+                   lengths: MaskLengths = AT_TUNED_DPI) -> list[Blob]:
     """Glyph boxes of the digits in a free-space mask, left to right, by shape alone.
 
     Touching digits form one blob; when another reader saw more digits (``count_hint``), the
     widest blobs are split at their thinnest column until the counts match, while any blob is
     still wider than it is tall. Without a hint only a blob at least twice as wide as tall is split.
     """
-    items = [b for b in _pieces(mask) if is_tall(b, mask.shape[0])]
+    items = [b for b in _pieces(mask, lengths) if is_tall(b, mask.shape[0], lengths)]
     target = min(expected[1], count_hint) if count_hint else expected[1]
     min_aspect = 1.0 if count_hint else 2.0
     while items and len(items) < target:
         widest = max(items, key=_aspect)
-        if widest.x1 - widest.x0 < 8 or _aspect(widest) < min_aspect:
+        if widest.x1 - widest.x0 < lengths.min_split_width or _aspect(widest) < min_aspect:
             break
         items = sorted([b for b in items if b is not widest] + list(_split(widest, mask)), key=lambda b: b.x0)
     return items
@@ -92,7 +92,7 @@ Classify = Callable[[list[np.ndarray]], np.ndarray]
 
 
 def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify: Classify,
-                           count_hint: int | None = None) -> tuple[list[Blob], np.ndarray]:
+                           count_hint: int | None = None, lengths: MaskLengths = AT_TUNED_DPI) -> tuple[list[Blob], np.ndarray]:
     """Digit boxes and their CNN probabilities, choosing the cuts the CNN finds likeliest.
 
     The number's pieces (a wide one also cut in two) are grouped left to right, up to
@@ -105,26 +105,26 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
     Returns ([], empty) when nothing digit-like is written.
     """
     height = mask.shape[0]
-    pieces = _pieces(mask)
+    pieces = _pieces(mask, lengths)
     # Where the other reader saw more digits than there are pieces, a piece only as wide as
     # tall may be two digits too.
-    split_aspect = 1.0 if count_hint and count_hint > sum(is_tall(p, height) for p in pieces) else SPLIT_ASPECT
-    atoms, whole = _atoms(pieces, mask, split_aspect)
+    split_aspect = 1.0 if count_hint and count_hint > sum(is_tall(p, height, lengths) for p in pieces) else SPLIT_ASPECT
+    atoms, whole = _atoms(pieces, mask, split_aspect, lengths)
     nothing = [], np.zeros((0, REJECT + 1), np.float32)
-    if not any(is_tall(a, height) for a in atoms):
+    if not any(is_tall(a, height, lengths) for a in atoms):
         return nothing
     boxes, probs = _candidate_digits(atoms, whole, mask, classify)
 
     def prior(s: Span) -> float:
         value = WIDE_PRIOR if _aspect(boxes[s]) > split_aspect else 0.0
-        tall = [a for a in atoms[s[0] : s[1]] if is_tall(a, height)]
+        tall = [a for a in atoms[s[0] : s[1]] if is_tall(a, height, lengths)]
         if s not in whole and len(tall) >= 2 and all(_aspect(a) <= STROKE_ASPECT for a in tall):
             value += JOINED_STROKES_PRIOR
         return value
 
     score = {s: math.log(max(float(p[:REJECT].max()), 1e-9)) + prior(s) for s, p in probs.items()}
     # Atoms that may stay out of every digit: small ones anywhere, "not a digit" marks at the ends.
-    optional = [not is_tall(a, height) for a in atoms]
+    optional = [not is_tall(a, height, lengths) for a in atoms]
     for order in (range(len(atoms)), reversed(range(len(atoms)))):
         for i in order:
             if not (optional[i] or probs[(i, i + 1)][REJECT] > 0.5):
@@ -143,12 +143,12 @@ def segment_by_recognition(mask: np.ndarray, expected: tuple[int, int], classify
 Span = tuple[int, int]  # atoms[i:j] taken as one digit
 
 
-def _atoms(pieces: list[Blob], mask: np.ndarray, split_aspect: float) -> tuple[list[Blob], set[Span]]:
+def _atoms(pieces: list[Blob], mask: np.ndarray, split_aspect: float, lengths: MaskLengths) -> tuple[list[Blob], set[Span]]:
     """The pieces, a wide one cut in two; and the spans of such halves (together, one piece again)."""
     atoms: list[Blob] = []
     whole: set[Span] = set()
     for p in pieces:
-        if p.x1 - p.x0 >= 8 and _aspect(p) > split_aspect and is_tall(p, mask.shape[0]):
+        if p.x1 - p.x0 >= lengths.min_split_width and _aspect(p) > split_aspect and is_tall(p, mask.shape[0], lengths):
             whole.add((len(atoms), len(atoms) + 2))
             atoms.extend(_split(p, mask))
         else:
