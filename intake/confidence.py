@@ -1,5 +1,7 @@
 """Calibrated confidence: turn each reader's raw score into a measured chance of being right, and flag
-any reading below its review threshold.
+any reading below its review threshold. A digit field's raw score is its posterior share after the
+record's evidence (``intake.evidence``), so a disagreement the evidence settled passes, and one it
+did not is flagged here, naming the values that compete.
 
 The mapping and thresholds live in ``intake/models/calibration.json``, fitted by
 ``training/calibrate.py`` on a generated validation set (never the benchmark set):
@@ -75,7 +77,11 @@ def calibration_key(kind: str, value) -> str:
 
 
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
-    """Calibrated confidences, and a review reason on every value read below its kind's threshold."""
+    """Calibrated confidences, and a review reason on every value read below its kind's threshold.
+
+    A reading with candidates (a digit field's posterior, ``intake.evidence``) that falls below
+    says which values compete (``low_posterior``); any other says only that it is unsure.
+    """
     out = {}
     for spec in template.fields:
         reading = readings[spec.key]
@@ -86,6 +92,18 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
         raw = reading.confidence
         calibrated = replace(reading, confidence=cal.calibrated(raw))
         if raw < cal.threshold:
-            calibrated = calibrated.with_reason(Reason.of("low_confidence", spec.key, confidence=round(calibrated.confidence, 4)))
+            calibrated = calibrated.with_reason(_doubt(calibrated))
         out[spec.key] = calibrated
     return out
+
+
+# How many competing values a low-posterior reason names (likeliest first).
+COMPETING_SHOWN = 3
+
+
+def _doubt(reading: FieldReading) -> Reason:
+    confidence = round(reading.confidence, 4)
+    if not reading.candidates:
+        return Reason.of("low_confidence", reading.key, confidence=confidence)
+    competing = " / ".join(str(v) for v, _ in reading.candidates[:COMPETING_SHOWN])
+    return Reason.of("low_posterior", reading.key, confidence=confidence, candidates=competing)
