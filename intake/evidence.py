@@ -140,7 +140,7 @@ def date_rules(template: Template, readings: dict[str, FieldReading]) -> list[tu
         if rule.rule == "weekday_matches_date":
             date_key, weekday_key = rule.fields
             written = readings.get(weekday_key)
-            if written is not None and written.value in WEEKDAYS and not written.review:
+            if written is not None and written.value in tuple(WEEKDAYS) and not written.review:
                 out.append(("weekday", (date_key,), _weekday_factor(date_key, written.value)))
         elif rule.rule == "not_before":
             later, earlier = rule.fields
