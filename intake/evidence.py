@@ -10,7 +10,8 @@ as a keyer would, and gives each field its posterior:
   the year window around the day the fax arrived, digit counts) were applied by the readers;
 * the template's cross-field rules, as soft evidence over the dates they join: the weekday the
   writer gave beside a date (a 1-in-7 checksum; writers slip now and then, ``WEEKDAY_SLIP``),
-  and the order of the sending, stop and restart dates (``ORDER_SLIP``).
+  and the order of the sending, stop and restart dates (``ORDER_SLIP``); and the day the fax
+  arrived, for a date the template expects near it (``received_within``: the sending date).
 
 The dates that rules join are weighed jointly (every combination of their top candidates);
 each field's posterior is its marginal. Belief the readers left unlisted stays in the
@@ -44,6 +45,9 @@ DIGIT_KINDS = ("comb_digits", "date", "time", "phone")
 WEEKDAY_SLIP = 0.05
 # Chance that dates written out of order (a stop before the sending) are what the writer meant.
 ORDER_SLIP = 0.01
+# Chance that a date expected near the day the fax arrived (``received_within``: the sending
+# date) was written outside that window (a form filled long before it was sent).
+RECEIVED_SLIP = 0.02
 # At most this many candidates per date enter the joint (plus "some other value").
 JOINT_TOP = 6
 NON_GEOGRAPHIC = {"0120": (3, 3), "0570": (3, 3), "0800": (3, 4)}  # prefix: (local, line) digits
@@ -133,9 +137,26 @@ def _order_factor(later_key: str, earlier_key: str) -> Factor:
     return factor
 
 
-def date_rules(template: Template, readings: dict[str, FieldReading]) -> list[tuple[str, tuple[str, ...], Factor]]:
-    """The template's rules that join dates, as (evidence name, the dates it weighs, factor)."""
+def _received_factor(date_key: str, received: dt.date, window: tuple[int, int]) -> Factor:
+    lo, hi = (received + dt.timedelta(days=d) for d in window)
+
+    def factor(values: dict[str, Any]) -> float:
+        d = values.get(date_key)
+        if d is OTHER:
+            return 1.0
+        return 1.0 if lo <= dt.date.fromisoformat(d) <= hi else RECEIVED_SLIP
+    return factor
+
+
+def date_rules(template: Template, readings: dict[str, FieldReading],
+               received: dt.date | None = None) -> list[tuple[str, tuple[str, ...], Factor]]:
+    """The template's rules that join dates, and the day the fax arrived where a date is expected
+    near it, as (evidence name, the dates it weighs, factor)."""
     out = []
+    if received is not None:
+        for spec in template.fields:
+            if spec.kind == "date" and spec.received_within is not None:
+                out.append(("received", (spec.key,), _received_factor(spec.key, received, spec.received_within)))
     for rule in template.rules:
         if rule.rule == "weekday_matches_date":
             date_key, weekday_key = rule.fields
@@ -191,16 +212,17 @@ def joint_posterior(beliefs: dict[str, Belief], factors: list[tuple[str, tuple[s
     return out
 
 
-def settle(readings: dict[str, FieldReading], template: Template) -> dict[str, FieldReading]:
+def settle(readings: dict[str, FieldReading], template: Template, received: dt.date | None = None) -> dict[str, FieldReading]:
     """Every digit field's posterior: the likeliest value shown, its share as the (raw) confidence,
-    the candidates by posterior, and a note of the evidence that decided a disagreement."""
+    the candidates by posterior, and a note of the evidence that decided a disagreement.
+    ``received`` is the day the fax arrived (a sending date is expected near it)."""
     beliefs = {}
     for spec in template.fields:
         if spec.kind in DIGIT_KINDS:
             b = field_belief(spec, readings[spec.key])
             if b is not None:
                 beliefs[spec.key] = b
-    rules = date_rules(template, readings)
+    rules = date_rules(template, readings, received)
     joined = {k for _, over, _ in rules for k in over if k in beliefs}
     posterior = joint_posterior({k: beliefs[k].top(JOINT_TOP) for k in joined}, rules)
     for key, b in beliefs.items():

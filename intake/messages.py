@@ -145,9 +145,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
 GIVEN = {"ja": {0: "記入なし", 2: "両方に記入"}, "en": {0: "neither given", 2: "both given"}}
 # The evidence that settles a digit reading (``intake.evidence``), as a reviewer reads it.
 EVIDENCE = {
-    "ja": {"readers": "二つの読み取りの確からしさ", "weekday": "記入された曜日", "date_order": "日付の順序",
+    "ja": {"readers": "二つの読み取りの確からしさ", "weekday": "記入された曜日", "date_order": "日付の順序", "received": "受信日",
            "calendar": "暦", "time_of_day": "時刻の範囲", "numbering_plan": "電話番号の桁の決まり", "format": "番号の形"},
-    "en": {"readers": "the readers' confidence", "weekday": "the weekday written", "date_order": "the order of the dates",
+    "en": {"readers": "the readers' confidence", "weekday": "the weekday written", "date_order": "the order of the dates", "received": "the day the fax arrived",
            "calendar": "the calendar", "time_of_day": "the hours of the day", "numbering_plan": "the numbering plan",
            "format": "the number's format"},
 }

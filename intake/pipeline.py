@@ -101,11 +101,13 @@ class Pipeline:
         log.debug("page %d: reading %d fields with %s (text), %s and %s (digits)", aligned.source.page,
                   len(template.fields), engines.text.name, engines.digits_cnn.name if engines.digits_cnn else None,
                   engines.digits_ocr.name if engines.digits_ocr else None)
-        return self.decide(aligned, template, read_fields(aligned, template, engines, received))
+        return self.decide(aligned, template, read_fields(aligned, template, engines, received), received)
 
-    def decide(self, aligned: AlignedPage, template: Template, readings: dict[str, FieldReading]) -> Record:
-        """From the readers' readings to the record: weigh the record's evidence, calibrate, validate."""
-        readings = settle(readings, template)
+    def decide(self, aligned: AlignedPage, template: Template, readings: dict[str, FieldReading],
+               received: dt.date | None = None) -> Record:
+        """From the readers' readings to the record: weigh the record's evidence (with the day the
+        fax arrived), calibrate, validate."""
+        readings = settle(readings, template, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
         readings = flag_off_page(readings, aligned, template.working_dpi)

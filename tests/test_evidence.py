@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import samplegen
+from intake.align import align_to_template
+from intake.classify import classify_page
 from intake.evidence import WEEKDAY_SLIP, Belief, joint_posterior, numbering_plan_allows, settle
+from intake.ingest import to_square_pixels
+from intake.kinds import read_fields
 from intake.kinds.weekday import WEEKDAYS
-from intake.model import FieldReading
+from intake.model import FieldReading, Page, SourceRef
+from intake.pipeline import Pipeline
+from intake.readers import default_engines
+from intake.reasons import Reason
 
 DAY0 = dt.date(2026, 4, 1)
 
@@ -105,8 +116,6 @@ def test_the_weekday_the_writer_gave_picks_the_date_among_two_candidates(templat
 
 
 def test_a_disputed_reading_settled_by_evidence_says_which(template):
-    from intake.reasons import Reason
-
     note = Reason.of("readers_disagree", "stop.date", part="day", first="1", second="11")
     reading = FieldReading("stop.date", "2026-05-01", 0.6, (), None, (("2026-05-01", 0.6), ("2026-05-11", 0.4)), notes=(note,))
     out = settle(_readings(template, d=reading, w=FieldReading("stop.weekday", "月", 0.99)), template)  # 2026-05-11 is a Monday
@@ -122,3 +131,62 @@ def test_dates_out_of_order_lose_to_dates_in_order(template):
     out = settle(_readings(template, s=sent, d=stop), template)
     assert out["stop.date"].value == "2026-05-11"
     assert "date_order" in out["stop.date"].notes[-1].get("evidence")
+
+
+# -- on a real generated fax, read by the real readers ---------------------------------------
+@pytest.fixture(scope="module")
+def read_fax(template):
+    """(truth, the readers' readings, aligned page) of one freshly generated, faxed form."""
+    rng = np.random.default_rng(4242)
+    values = samplegen.random_values(rng)
+    image = samplegen.make_form_image(values, rng, "test")
+    faxed, dpi = samplegen.fax_channel(image, rng, "fine", flip=False)
+    square, sq_dpi = to_square_pixels(faxed, dpi)
+    page = Page(square, sq_dpi, SourceRef("gen", 1, "0" * 64), dpi)
+    aligned = align_to_template(page, classify_page(page, [template]), template)
+    received = dt.date.fromisoformat(values.truth["sent_date"])
+    return values.truth, read_fields(aligned, template, default_engines(), received), aligned
+
+
+def _disputed(reading: FieldReading, leading: str, share: float, part: str | None = None) -> FieldReading:
+    """The reading as the readers give it when they disagree: ``leading`` ahead with ``share``,
+    the value read behind it with the rest (and the readers' disagreement noted)."""
+    where = {"part": part} if part else {}
+    note = Reason.of("readers_disagree", reading.key, **where, first="?", second="?")
+    return replace(reading, value=leading, candidates=((leading, share), (reading.value, 0.999 - share)), notes=(note,))
+
+
+def test_a_disagreement_the_weekday_settles_is_not_flagged_and_shows_the_written_date(template, read_fax):
+    truth, readings, aligned = read_fax
+    assert readings["stop.date"].value == truth["stop.date"], "the readers read this fax's stop date right"
+    written = dt.date.fromisoformat(truth["stop.date"])
+    assert truth["stop.weekday"] == WEEKDAYS[written.weekday()], "the writer gave the date's own weekday"
+    misread = (written + dt.timedelta(days=10 if written.day <= 18 else -10)).isoformat()  # a day's tens misread: another weekday
+    readings = readings | {"stop.date": _disputed(readings["stop.date"], misread, 0.5, part="day")}
+    record = Pipeline().decide(aligned, template, readings)
+    stop = record.fields["stop.date"]
+    assert stop.value == truth["stop.date"]
+    assert not stop.review, [r.code for r in stop.reasons]
+    assert stop.notes[-1].code == "settled_by_evidence" and "weekday" in stop.notes[-1].get("evidence").split(",")
+    assert {"readers_disagree", "settled_by_evidence"} <= {n["code"] for n in record.to_json()["review"]["notes"]}
+
+
+def test_a_number_with_two_plausible_candidates_stays_flagged_naming_both(template, read_fax):
+    truth, readings, aligned = read_fax
+    key = "targets.0.teledome_number"
+    assert readings[key].value == truth[key]
+    other = truth[key][:-1] + str((int(truth[key][-1]) + 5) % 10)
+    readings = readings | {key: _disputed(readings[key], other, 0.55)}
+    record = Pipeline().decide(aligned, template, readings)
+    flagged = record.fields[key]
+    assert [r.code for r in flagged.reasons] == ["low_posterior"]
+    assert flagged.reasons[0].get("candidates") == f"{other} / {truth[key]}"
+    assert flagged.value == other and record.review_needed
+
+
+def test_a_sending_date_far_from_the_day_the_fax_arrived_loses_to_one_near_it(template):
+    sent = _date_field("sent_date", [("2026-05-01", 0.6), ("2026-05-11", 0.39)])
+    out = settle(_readings(template, s=sent), template, received=dt.date(2026, 5, 11))
+    assert out["sent_date"].value == "2026-05-11"
+    assert "received" in out["sent_date"].notes[-1].get("evidence").split(",")
+    assert settle(_readings(template, s=sent), template)["sent_date"].value == "2026-05-01", "no arrival day, no evidence"

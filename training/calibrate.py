@@ -58,29 +58,30 @@ class ReadOnly(Pipeline):
     """The pipeline up to the readers: records carry the readers' readings (and page-edge flags),
     before evidence, calibration and validation."""
 
-    def decide(self, aligned, template, readings):
+    def decide(self, aligned, template, readings, received=None):
         readings = flag_off_page(readings, aligned, template.working_dpi)
         return Record(aligned.source, template.id, readings, (), aligned.quality)
 
 
-def read_all(folder: Path, rows: list[dict]) -> list[tuple[dict, dict]]:
-    """(truth, readers' readings) for every form page of the validation set."""
+def read_all(folder: Path, rows: list[dict]) -> list[tuple[dict, dict, dt.date]]:
+    """(truth, readers' readings, day received) for every form page of the validation set."""
     pipeline = ReadOnly(calibration=Calibration({}, "raw"))
     out = []
     for row in rows:
         truth = {r["page"]: r["fields"] for r in row["records"]}
-        for rec in pipeline.process_file(folder / row["file"], received=dt.date.fromisoformat(row["received"])).records:
+        received = dt.date.fromisoformat(row["received"])
+        for rec in pipeline.process_file(folder / row["file"], received=received).records:
             if rec.source.page in truth:
-                out.append((truth[rec.source.page], rec.fields))
+                out.append((truth[rec.source.page], rec.fields, received))
     return out
 
 
-def collect(read: list[tuple[dict, dict]], template) -> tuple[list[Obs], dict[int, bool]]:
+def collect(read: list[tuple[dict, dict, dt.date]], template) -> tuple[list[Obs], dict[int, bool]]:
     """Each record through evidence and validation as the product takes it (no thresholds yet)."""
     kinds = {f.key: f.kind for f in template.fields}
     obs, record_level = [], {}
-    for n, (want, readings) in enumerate(read):
-        fields, record_reasons = validate_record(template, settle(readings, template))
+    for n, (want, readings, received) in enumerate(read):
+        fields, record_reasons = validate_record(template, settle(readings, template, received))
         record_level[n] = bool(record_reasons)
         for key, f in fields.items():
             kind = kinds[key]

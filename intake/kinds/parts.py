@@ -35,6 +35,9 @@ class PartsField(FieldBase):
     patterns: dict[str, str] = {}
     # A two-digit year must lie within these years of the year the fax was received.
     year_window: tuple[int, int] | None = None
+    # The date is expected within these days of the day the fax was received (the sending date):
+    # evidence that weighs the readers' candidates (intake.evidence), not a rule.
+    received_within: tuple[int, int] | None = None
 
     @model_validator(mode="after")
     def _parts_known(self) -> "PartsField":
@@ -48,8 +51,8 @@ class PartsField(FieldBase):
                 re.compile(rx)
             except re.error as exc:
                 raise ValueError(f"{self.key}: pattern for {name} is not a regular expression ({exc})") from None
-        if self.year_window is not None and self.kind != "date":
-            raise ValueError(f"{self.key}: year_window applies to dates only")
+        if (self.year_window is not None or self.received_within is not None) and self.kind != "date":
+            raise ValueError(f"{self.key}: year_window and received_within apply to dates only")
         return self
 
     def part_allows(self, name: str, text: str, received_year: int | None = None) -> bool:
