@@ -76,6 +76,19 @@ def calibration_key(kind: str, value) -> str:
     return KINDS[kind].calibration_key(value)
 
 
+DISPUTED = ":disputed"
+
+
+def reading_key(kind: str, reading: FieldReading) -> str:
+    """The calibration table a reading is scored against: its kind's (``calibration_key``), apart
+    for a digit reading the two readers disagreed on (``<kind>:disputed``), whose posterior rests
+    on the record's evidence more than on the readers and is right at another rate."""
+    key = calibration_key(kind, reading.value)
+    if reading.value is not None and any(n.code == "readers_disagree" for n in reading.notes):
+        return key + DISPUTED
+    return key
+
+
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
     """Calibrated confidences, and a review reason on every value read below its kind's threshold.
 
@@ -85,14 +98,17 @@ def apply_calibration(readings: dict[str, FieldReading], template: Template, cal
     out = {}
     for spec in template.fields:
         reading = readings[spec.key]
-        cal = calibration.for_kind(calibration_key(spec.kind, reading.value))
+        key = reading_key(spec.kind, reading)
+        cal = calibration.for_kind(key) or calibration.for_kind(key.removesuffix(DISPUTED))
         if cal is None:
             out[spec.key] = reading
             continue
         raw = reading.confidence
         calibrated = replace(reading, confidence=cal.calibrated(raw))
         if raw < cal.threshold:
-            calibrated = calibrated.with_reason(_doubt(calibrated))
+            # Still in doubt: what the evidence chose is no settlement.
+            notes = tuple(n for n in calibrated.notes if n.code != "settled_by_evidence")
+            calibrated = replace(calibrated, notes=notes).with_reason(_doubt(calibrated))
         out[spec.key] = calibrated
     return out
 

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.score import GROUPS, normalise_text  # noqa: E402
-from intake.confidence import Calibration, calibration_key  # noqa: E402
+from intake.confidence import Calibration, reading_key  # noqa: E402
 from intake.evidence import settle  # noqa: E402
 from intake.model import Record  # noqa: E402
 from intake.pipeline import Pipeline, flag_off_page  # noqa: E402
@@ -89,7 +89,7 @@ def collect(read: list[tuple[dict, dict, dt.date]], template) -> tuple[list[Obs]
                 right = normalise_text(f.value) == normalise_text(want[key])
             else:
                 right = f.value == want[key]
-            obs.append(Obs(n, calibration_key(kind, f.value), float(f.confidence), right, f.review))
+            obs.append(Obs(n, reading_key(kind, f), float(f.confidence), right, f.review))
     return obs, record_level
 
 
