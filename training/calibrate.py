@@ -114,20 +114,18 @@ def isotonic(raw: np.ndarray, right: np.ndarray, knots: int = 12) -> tuple[list[
 
 
 def choose_threshold(obs: list[Obs], target: float, margin: float) -> float:
-    """Lowest raw threshold at which at most ``target`` of the fields it passes (not flagged
-    otherwise) are wrong, then moved ``margin`` up in log-odds: writers never seen will be
-    read somewhat worse than the validation writers."""
+    """Lowest raw threshold at which at most ``target`` of the fields it passes (those not flagged
+    otherwise) are wrong, then moved ``margin`` up in log-odds: writers never seen will be read
+    somewhat worse than the validation writers."""
     passing = sorted(((o.raw, o.right) for o in obs if not o.flagged_otherwise), reverse=True)
-    wrong, best = 0, None
+    wrong, threshold = 0, 1.0
     for i, (raw, right) in enumerate(passing):
         wrong += not right
-        if wrong > target * (i + 1):
-            best = raw
-            break
-    if best is None:
+        last = i + 1 == len(passing) or passing[i + 1][0] < raw  # a threshold passes all of one score
+        if last and wrong <= target * (i + 1):
+            threshold = raw
+    if threshold <= passing[-1][0] if passing else True:
         return 0.0
-    # Everything at or below the first score where the wrong share exceeds the target is flagged.
-    threshold = float(np.nextafter(best, 1.0))
     return _logistic(_logit(threshold) + margin) if margin else threshold
 
 
