@@ -37,12 +37,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.score import GROUPS, normalise_text  # noqa: E402
-from intake.confidence import Calibration, reading_key  # noqa: E402
+from intake.confidence import DISPUTED, Calibration, reading_key  # noqa: E402
 from intake.evidence import settle  # noqa: E402
 from intake.model import Record  # noqa: E402
 from intake.pipeline import Pipeline, flag_off_page  # noqa: E402
 from intake.template import load_templates  # noqa: E402
 from intake.validate import validate_record  # noqa: E402
+
+
+# Disputed readings get a table of their own only where the validation set holds this many.
+MIN_DISPUTED = 50
 
 
 @dataclass
@@ -144,6 +148,8 @@ def fit(obs: list[Obs], target: float, margin: float = 0.0) -> dict[str, dict]:
         by_kind[o.kind].append(o)
     out = {}
     for kind, items in by_kind.items():
+        if kind.endswith(DISPUTED) and len(items) < MIN_DISPUTED:
+            continue  # too few to fit apart: scored against the kind's own table
         raw = np.array([o.raw for o in items])
         right = np.array([o.right for o in items])
         xs, ys = isotonic(raw, right)
@@ -156,7 +162,8 @@ def evaluate(obs: list[Obs], record_level: dict[int, bool], kinds: dict[str, dic
     """(share straight through, share with an unflagged wrong value) under these thresholds."""
     flagged, unflagged_wrong = defaultdict(bool), defaultdict(bool)
     for o in obs:
-        f = o.flagged_otherwise or o.raw < kinds[o.kind]["threshold"]
+        table = kinds.get(o.kind) or kinds.get(o.kind.removesuffix(DISPUTED)) or {"threshold": 0.0}
+        f = o.flagged_otherwise or o.raw < table["threshold"]
         flagged[o.record] |= f
         unflagged_wrong[o.record] |= (not o.right) and not f
     n = len(record_level)
