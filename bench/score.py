@@ -57,9 +57,10 @@ class Score:
         self.records_review_as_written += not passable
         self.records_passable += passable
         self.straight_through_passable += passable and not review
-        # Every disagreement between the digit readers is flagged, whatever the confidence:
-        # the share of records that carry one bounds straight-through from the readers' side.
-        self.records_with_disagreement += any(r["code"] == "readers_disagree" for r in record_json["review"]["reasons"])
+        # A disagreement between the digit readers is a note where the record's evidence settled
+        # it and a flag where it did not: counted either way, as how often the readers differ.
+        self.records_with_disagreement += any(r["code"] == "readers_disagree"
+                                              for r in record_json["review"]["reasons"] + record_json["review"].get("notes", []))
         any_unflagged_wrong = False
         for spec in template.fields:
             got = record_json["fields"][spec.key]

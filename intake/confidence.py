@@ -1,5 +1,7 @@
 """Calibrated confidence: turn each reader's raw score into a measured chance of being right, and flag
-any reading below its review threshold.
+any reading below its review threshold. A digit field's raw score is its posterior share after the
+record's evidence (``intake.evidence``), so a disagreement the evidence settled passes, and one it
+did not is flagged here, naming the values that compete.
 
 The mapping and thresholds live in ``intake/models/calibration.json``, fitted by
 ``training/calibrate.py`` on a generated validation set (never the benchmark set):
@@ -74,18 +76,50 @@ def calibration_key(kind: str, value) -> str:
     return KINDS[kind].calibration_key(value)
 
 
+DISPUTED = ":disputed"
+
+
+def reading_key(kind: str, reading: FieldReading) -> str:
+    """The calibration table a reading is scored against: its kind's (``calibration_key``), apart
+    for a digit reading the two readers disagreed on (``<kind>:disputed``), whose posterior rests
+    on the record's evidence more than on the readers and is right at another rate."""
+    key = calibration_key(kind, reading.value)
+    if reading.value is not None and any(n.code == "readers_disagree" for n in reading.notes):
+        return key + DISPUTED
+    return key
+
+
 def apply_calibration(readings: dict[str, FieldReading], template: Template, calibration: Calibration) -> dict[str, FieldReading]:
-    """Calibrated confidences, and a review reason on every value read below its kind's threshold."""
+    """Calibrated confidences, and a review reason on every value read below its kind's threshold.
+
+    A reading with candidates (a digit field's posterior, ``intake.evidence``) that falls below
+    says which values compete (``low_posterior``); any other says only that it is unsure.
+    """
     out = {}
     for spec in template.fields:
         reading = readings[spec.key]
-        cal = calibration.for_kind(calibration_key(spec.kind, reading.value))
+        key = reading_key(spec.kind, reading)
+        cal = calibration.for_kind(key) or calibration.for_kind(key.removesuffix(DISPUTED))
         if cal is None:
             out[spec.key] = reading
             continue
         raw = reading.confidence
         calibrated = replace(reading, confidence=cal.calibrated(raw))
         if raw < cal.threshold:
-            calibrated = calibrated.with_reason(Reason.of("low_confidence", spec.key, confidence=round(calibrated.confidence, 4)))
+            # Still in doubt: what the evidence chose is no settlement.
+            notes = tuple(n for n in calibrated.notes if n.code != "settled_by_evidence")
+            calibrated = replace(calibrated, notes=notes).with_reason(_doubt(calibrated))
         out[spec.key] = calibrated
     return out
+
+
+# How many competing values a low-posterior reason names (likeliest first).
+COMPETING_SHOWN = 3
+
+
+def _doubt(reading: FieldReading) -> Reason:
+    confidence = round(reading.confidence, 4)
+    if not reading.candidates:
+        return Reason.of("low_confidence", reading.key, confidence=confidence)
+    competing = " / ".join(str(v) for v, _ in reading.candidates[:COMPETING_SHOWN])
+    return Reason.of("low_posterior", reading.key, confidence=confidence, candidates=competing)

@@ -27,7 +27,9 @@ PART_NAMES = {
 CATALOGUE: dict[str, dict[str, str]] = {
     "ja": {
         # what the readers doubt
-        "readers_disagree": "{fields}: 二つの読み取りが一致しません ({first} / {second})",
+        "readers_disagree": "{fields}: {part}二つの読み取りが一致しません ({first} / {second})",
+        "low_posterior": "{fields}: 読み取りを確定できません (候補 {candidates}、確からしさ {confidence})",
+        "settled_by_evidence": "{fields}: {evidence}から {value} と判断しました",
         "not_a_field": "{fields}: この様式の項目ではありません",
         "low_confidence": "{fields}: 読み取りに自信がありません",
         "not_a_digit": "{fields}: 数字でない記入があります",
@@ -84,7 +86,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "unknown": "要確認 ({code})",
     },
     "en": {
-        "readers_disagree": "{fields}: the two readings differ ({first} / {second})",
+        "readers_disagree": "{fields}: {part}the two readings differ ({first} / {second})",
+        "low_posterior": "{fields}: the reading is not settled (candidates {candidates}, {confidence} likely)",
+        "settled_by_evidence": "{fields}: read as {value} from {evidence}",
         "not_a_field": "{fields}: not a field of this form",
         "low_confidence": "{fields}: the reading is uncertain",
         "not_a_digit": "{fields}: a mark that is not a digit",
@@ -139,6 +143,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 # How a rule's ``given`` value reads: how many of its fields were given.
 GIVEN = {"ja": {0: "記入なし", 2: "両方に記入"}, "en": {0: "neither given", 2: "both given"}}
+# The evidence that settles a digit reading (``intake.evidence``), as a reviewer reads it.
+EVIDENCE = {
+    "ja": {"readers": "二つの読み取りの確からしさ", "weekday": "記入された曜日", "date_order": "日付の順序", "received": "受信日",
+           "calendar": "暦", "time_of_day": "時刻の範囲", "numbering_plan": "電話番号の桁の決まり", "format": "番号の形"},
+    "en": {"readers": "the readers' confidence", "weekday": "the weekday written", "date_order": "the order of the dates", "received": "the day the fax arrived",
+           "calendar": "the calendar", "time_of_day": "the hours of the day", "numbering_plan": "the numbering plan",
+           "format": "the number's format"},
+}
 # Weekdays as ``datetime.weekday()`` numbers them, for English messages.
 WEEKDAYS_EN = dict(zip("月火水木金土日", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
 
@@ -176,6 +188,8 @@ def _show(name: str, value, lang: str) -> str:
         return ("・" if lang == "ja" else ", ").join(parts.get(p, p) for p in value.split(","))
     if name == "part" and isinstance(value, str):
         return f"{PART_NAMES[lang].get(value, value)}" + (" " if lang == "ja" else ": ")
+    if name == "evidence" and isinstance(value, str):
+        return ("・" if lang == "ja" else ", ").join(EVIDENCE[lang].get(e, e) for e in value.split(","))
     if name == "given" and isinstance(value, int):
         return GIVEN[lang].get(value, str(value))
     if name in ("actual", "written") and lang == "en" and isinstance(value, str):

@@ -105,9 +105,13 @@ class FieldReading:
     confidence: float
     reasons: tuple[Reason, ...] = ()
     box: Box | None = None
-    # Values the ink also supports, with their share of the readers' joint belief (likeliest
-    # first); filled for comb-cell numbers, where the register may settle a reader's doubt.
+    # Values the ink also supports, with their share of the belief (likeliest first; the share
+    # not listed is belief in values too unlikely to list); filled for digit fields, where the
+    # record's evidence and the register may settle a reader's doubt.
     candidates: tuple[tuple[Any, float], ...] = field(default=(), repr=False, compare=False)
+    # Informational reasons (the readers disagreed; which evidence settled it) for the reviewer
+    # and the audit trail: unlike ``reasons`` they never make the field need review.
+    notes: tuple[Reason, ...] = field(default=(), compare=False)
 
     @property
     def review(self) -> bool:
@@ -145,17 +149,20 @@ class Record:
         """The record contract (README, "Record JSON"), reasons' messages in ``lang`` (default: Japanese)."""
         return record_json(self.source.to_json(), self.form, self.review_needed, self.review_reasons(),
                            {k: (f.value, f.confidence, f.review) for k, f in self.fields.items()}, lang,
-                           register=self.register)
+                           register=self.register, notes=unique(n for f in self.fields.values() for n in f.notes))
 
 
 def record_json(source: dict[str, Any], form: str, review_needed: bool, reasons: Iterable[Reason],
                 fields: Mapping[str, tuple[Any, float, bool]], lang: str | None = None,
-                record_id: str | None = None, register: dict[str, Any] | None = None) -> dict[str, Any]:
+                record_id: str | None = None, register: dict[str, Any] | None = None,
+                notes: Iterable[Reason] = ()) -> dict[str, Any]:
     """The one serialiser of the record contract, for a record just read and for a stored one.
 
     ``fields`` maps each key to (value, confidence, review); ``review.reasons`` is data:
     ``{code, fields, values, message}`` with the message rendered in ``lang``. ``register`` is
-    what the desk's register said about the record, when one was loaded.
+    what the desk's register said about the record, when one was loaded. ``notes`` are
+    informational reasons (a disagreement of the readers and the evidence that settled it),
+    given as ``review.notes`` in the same form when there are any; they need no review.
     """
     from intake.messages import reasons_json
 
@@ -163,7 +170,8 @@ def record_json(source: dict[str, Any], form: str, review_needed: bool, reasons:
     out |= {
         "source": source,
         "form": form,
-        "review": {"needed": review_needed, "reasons": reasons_json(reasons, form, lang)},
+        "review": {"needed": review_needed, "reasons": reasons_json(reasons, form, lang)}
+        | ({"notes": reasons_json(notes, form, lang)} if notes else {}),
         "fields": {k: {"value": v, "confidence": round(float(c), 4), "review": r} for k, (v, c, r) in fields.items()},
     }
     return out | ({"register": register} if register is not None else {})

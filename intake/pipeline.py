@@ -1,5 +1,5 @@
-"""Compose the stages for one file: ingest -> classify -> align -> read -> calibrate -> validate
--> check against the desk's register (when one is loaded).
+"""Compose the stages for one file: ingest -> classify -> align -> read -> weigh the record's
+evidence -> calibrate -> validate -> check against the desk's register (when one is loaded).
 
 This is the only module that knows the order of the stages; each stage is a
 plain function over the typed objects in ``intake.model``.
@@ -16,6 +16,7 @@ from pathlib import Path
 from intake.align import align_to_template
 from intake.classify import classify_page
 from intake.confidence import Calibration, apply_calibration, load_calibration
+from intake.evidence import settle
 from intake.ingest import load_pages
 from intake.model import AlignedPage, FieldReading, Record, SourceRef
 from intake.kinds import read_fields
@@ -100,7 +101,13 @@ class Pipeline:
         log.debug("page %d: reading %d fields with %s (text), %s and %s (digits)", aligned.source.page,
                   len(template.fields), engines.text.name, engines.digits_cnn.name if engines.digits_cnn else None,
                   engines.digits_ocr.name if engines.digits_ocr else None)
-        readings = read_fields(aligned, template, engines, received)
+        return self.decide(aligned, template, read_fields(aligned, template, engines, received), received)
+
+    def decide(self, aligned: AlignedPage, template: Template, readings: dict[str, FieldReading],
+               received: dt.date | None = None) -> Record:
+        """From the readers' readings to the record: weigh the record's evidence (with the day the
+        fax arrived), calibrate, validate."""
+        readings = settle(readings, template, received)
         readings = apply_calibration(readings, template, self.calibration)
         readings, record_reasons = validate_record(template, readings)
         readings = flag_off_page(readings, aligned, template.working_dpi)

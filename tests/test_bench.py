@@ -53,16 +53,17 @@ def test_a_record_held_back_by_a_digit_reader_disagreement_is_counted(sample_rec
     template = Pipeline().templates[0]
     disputed = combine(NumberReading("1234", 0.99, (), tuple(np.eye(10)[[1, 2, 3, 4]])),
                        NumberReading("1284", 0.99, (), tuple(np.eye(10)[[1, 2, 8, 4]])))
-    assert [r.code for r in disputed.reasons] == ["readers_disagree"]
+    assert disputed.disputed == ("1234", "1284") and not disputed.reasons
+    note = Reason.of("readers_disagree", "targets.0.teledome_number", first="1234", second="1284")
     counts = []
-    for reasons in ([], [disputed.reasons[0].naming("targets.0.teledome_number")],
-                    [Reason.of("not_a_date", "stop.date", value="2026-13-01")]):
+    for reasons, notes in (([], []), ([], [note]), ([note], []),
+                           ([Reason.of("not_a_date", "stop.date", value="2026-13-01")], [])):
         made = record_json(record.source.to_json(), record.form, bool(reasons), reasons,
-                           {k: (f.value, f.confidence, f.review) for k, f in record.fields.items()})
+                           {k: (f.value, f.confidence, f.review) for k, f in record.fields.items()}, notes=notes)
         score = Score()
         score.add_record(template, made, truth)
         counts.append(score.records_with_disagreement)
-    assert counts == [0, 1, 0]
+    assert counts == [0, 1, 1, 0]
 
 
 def test_a_form_filled_against_the_rules_needs_review_even_if_read_perfectly(sample_record):

@@ -85,11 +85,27 @@ def test_one_reader_seeing_a_possible_year_settles_the_other():
     assert result.text == "26" and not result.reasons
 
 
-def test_readers_that_disagree_are_flagged():
+def test_a_disagreement_is_data_and_both_readings_stay_candidates():
     cnn = NumberReading("4295", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4295"))
     ocr = NumberReading("4296", 0.9, (), tuple(_dist(int(c), 0.9) for c in "4296"))
     result = combine(cnn, ocr)
-    assert result.reasons == (Reason.of("readers_disagree", first="4295", second="4296"),)
+    assert not result.reasons, "a disagreement alone flags nothing: the posterior decides"
+    assert result.disputed == ("4295", "4296")
+    shares = dict(result.candidates)
+    assert {"4295", "4296"} <= set(shares) and result.text in ("4295", "4296")
+    assert result.confidence == shares[result.text] < 0.9
+    assert sum(shares.values()) <= 1.0 + 1e-9
+
+
+def test_readers_of_different_lengths_keep_both_strings_as_candidates():
+    cnn = NumberReading("11", 0.9, (), (_dist(1, 0.9), _dist(1, 0.9)))
+    ocr = NumberReading("1", 0.95, (), (_dist(1, 0.95),))
+    result = combine(cnn, ocr)
+    shares = dict(result.candidates)
+    assert {"11", "1"} <= set(shares) and result.disputed == ("11", "1")
+    assert sum(shares.values()) <= 1.0 + 1e-9
+    only_two_digits = combine(cnn, ocr, allows=lambda t: len(t) == 2)
+    assert "1" not in dict(only_two_digits.candidates) and only_two_digits.text == "11"
 
 
 def test_year_window_follows_the_day_the_fax_arrived(template):
@@ -108,7 +124,7 @@ def test_in_a_dispute_a_sure_cnn_outweighs_a_pp_ocr_that_is_sure_as_usual():
     ocr = NumberReading("1", 0.97, (), (_dist(1, 0.97),))
     result = combine(cnn, ocr)
     assert result.text == "7"
-    assert result.reasons == (Reason.of("readers_disagree", first="7", second="1"),)
+    assert result.disputed == ("7", "1")
     # PP-OCR's opinion still counts: against a CNN that is unsure, it carries the dispute.
     unsure_cnn = NumberReading("7", 0.5, (), (_dist(7, 0.5),))
     assert combine(unsure_cnn, ocr).text == "1"

@@ -4,15 +4,17 @@ words (令和 __年 __月 __日, __時 __分, ( __ ) __ - __), joined into the c
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from typing import Literal
 
+import numpy as np
 from pydantic import model_validator
 
 from intake.kinds import FieldKind
 from intake.kinds.base import FieldBase, PtBox, checked_str, invalid
 from intake.model import FieldReading
-from intake.readers.digits import read_parts
+from intake.readers.digits import disputed_note, read_parts
 from intake.readers.number_decoding import NumberReading
 from intake.reasons import Reason
 
@@ -33,6 +35,9 @@ class PartsField(FieldBase):
     patterns: dict[str, str] = {}
     # A two-digit year must lie within these years of the year the fax was received.
     year_window: tuple[int, int] | None = None
+    # The date is expected within these days of the day the fax was received (the sending date):
+    # evidence that weighs the readers' candidates (intake.evidence), not a rule.
+    received_within: tuple[int, int] | None = None
 
     @model_validator(mode="after")
     def _parts_known(self) -> "PartsField":
@@ -46,8 +51,8 @@ class PartsField(FieldBase):
                 re.compile(rx)
             except re.error as exc:
                 raise ValueError(f"{self.key}: pattern for {name} is not a regular expression ({exc})") from None
-        if self.year_window is not None and self.kind != "date":
-            raise ValueError(f"{self.key}: year_window applies to dates only")
+        if (self.year_window is not None or self.received_within is not None) and self.kind != "date":
+            raise ValueError(f"{self.key}: year_window and received_within apply to dates only")
         return self
 
     def part_allows(self, name: str, text: str, received_year: int | None = None) -> bool:
@@ -147,20 +152,56 @@ def joined(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[st
         if not lo <= len(v.text) <= hi:
             return None, confidence * 0.5, reasons + (Reason.of("digit_count", spec.key, part=name, count=len(v.text),
                                                                   expected=f"{lo}–{hi}" if lo != hi else lo),)
-    t = {k: v.text for k, v in present.items()}
+    return compose(spec, {k: v.text for k, v in present.items()}), confidence, reasons
+
+
+def compose(spec: PartsField, t: dict[str, str]) -> str:
+    """The contract's string for one reading of each part (parts of the right lengths)."""
     if spec.kind == "date":
-        value = f"{spec.year_prefix}{t['year']}-{int(t['month']):02d}-{int(t['day']):02d}"
-    elif spec.kind == "time":
-        value = f"{int(t['hour']):02d}:{int(t['minute']):02d}"
-    else:
-        value = f"{t['area']}-{t['local']}-{t['line']}"
-    return value, confidence, reasons
+        return f"{spec.year_prefix}{t['year']}-{int(t['month']):02d}-{int(t['day']):02d}"
+    if spec.kind == "time":
+        return f"{int(t['hour']):02d}:{int(t['minute']):02d}"
+    return f"{t['area']}-{t['local']}-{t['line']}"
+
+
+# A field's candidates are the products of its parts' candidates, down to this share.
+FIELD_CANDIDATE_FLOOR = 1e-5
+MAX_FIELD_CANDIDATES = 24
+
+
+def field_candidates(spec: PartsField, parts: dict[str, NumberReading | None]) -> tuple[tuple[str, float], ...]:
+    """Candidate values of the whole field with their share, the parts taken as independent.
+
+    Combinations with a part of a length the form does not allow are impossible: they get
+    no share, and the shares are of the possible belief. Belief in strings no part listed
+    stays unlisted (1 - the sum of the shares).
+    """
+    if any(parts.get(k) is None or not parts[k].candidates for k in spec.parts):
+        return ()
+    names = list(spec.parts)
+    found: list[tuple[str, float]] = []
+    impossible = 0.0
+    for combo in itertools.product(*(parts[k].candidates for k in names)):
+        p = float(np.prod([c[1] for c in combo]))
+        if p < FIELD_CANDIDATE_FLOOR:
+            continue
+        texts = {k: c[0] for k, c in zip(names, combo)}
+        if all(spec.digits[k][0] <= len(texts[k]) <= spec.digits[k][1] for k in names):
+            found.append((compose(spec, texts), p))
+        else:
+            impossible += p
+    merged: dict[str, float] = {}
+    for value, p in found:
+        merged[value] = merged.get(value, 0.0) + p / max(1e-12, 1.0 - impossible)  # "09" and "9" are one month
+    return tuple(sorted(merged.items(), key=lambda vp: -vp[1]))[:MAX_FIELD_CANDIDATES]
 
 
 def read(aligned, template, spec: PartsField, engines, received_year: int) -> FieldReading:
     parts, box = read_parts(aligned, template, spec, engines.digits_cnn, engines.digits_ocr, received_year)
     value, confidence, reasons = joined(spec, parts)
-    return FieldReading(spec.key, value, confidence, reasons, box)
+    notes = tuple(r for k, v in parts.items() if v is not None for r in disputed_note(spec.key, v, part=k))
+    candidates = field_candidates(spec, parts) if value is not None else ()
+    return FieldReading(spec.key, value, confidence, reasons, box, candidates, notes=notes)
 
 
 def boxes(template, spec: PartsField):

@@ -1,8 +1,10 @@
 """Digits: numbers written one per printed cell (comb) or freely between printed words.
 
 Two independent readers look at every number: a CNN on each segmented glyph
-and PP-OCR on the whole string (constrained to digits). When both agree the
-reading is trusted; when they disagree the field is flagged for review.
+and PP-OCR on the whole string (constrained to digits). Each reading carries the
+candidate strings both readers support, with their joint belief; whether a reading
+needs a person is decided from the posterior once the record's evidence is weighed
+(``intake.evidence``), not from whether the readers agreed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from intake.model import AlignedPage, Box, FieldReading
 from intake.reasons import Reason
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import AT_TUNED_DPI, Blob, MaskLengths, added_ink, glyph_image, stroke_groups
-from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, likeliest, normalised
+from intake.readers.number_decoding import DIGITS, Allows, NumberReading, combine, fit_to_part, normalised
 from intake.readers.segmentation import REJECT, is_tall, segment_by_recognition, segment_digits
 
 if TYPE_CHECKING:
@@ -189,19 +191,27 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if ocr is not None:
         line = np.where(mask > 0, 0, 255).astype(np.uint8)
         ocr_reading = _ocr_reading_of_count(ocr, line, _ocr_reading(ocr, line), len(filled), may_shorten=True)
-    reading = combine(cnn_reading, ocr_reading)
-    if len(reading.text) != len(filled) and cnn_reading is not None and len(cnn_reading.text) == len(filled):
-        # PP-OCR saw a different number of digits: show the reviewer the CNN's digit per cell.
-        reading = NumberReading(cnn_reading.text, reading.confidence, reading.reasons)
+    # -- candidates and evidence: a comb field holds one digit per cell, so only strings of
+    # that many digits are candidates (the readers' other strings get no share).
+    reading = combine(cnn_reading, ocr_reading, allows=lambda text: len(text) == len(cells))
     if len(filled) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
                             (Reason.of("digit_count", spec.key, count=len(filled), expected=len(cells)),), region)
-    if len(reading.text) != len(cells):
-        return FieldReading(spec.key, None, reading.confidence * 0.5,
-                            (Reason.of("digit_count", spec.key, count=len(reading.text), expected=len(cells)),), region)
-    candidates = tuple((_as_format(spec, text), p) for text, p in likeliest(reading.probs)) if reading.probs else ()
-    return FieldReading(spec.key, _as_format(spec, reading.text), reading.confidence,
-                        tuple(r.naming(spec.key) for r in reading.reasons), region, candidates)
+    if not reading.candidates:
+        count = len(cnn_reading.text) if cnn_reading is not None else len(reading.text)
+        return FieldReading(spec.key, None, 0.0, (Reason.of("digit_count", spec.key, count=count, expected=len(cells)),), region)
+    candidates = tuple((_as_format(spec, text), p) for text, p in reading.candidates)
+    return FieldReading(spec.key, candidates[0][0], reading.confidence,
+                        tuple(r.naming(spec.key) for r in reading.reasons), region, candidates,
+                        notes=disputed_note(spec.key, reading))
+
+
+def disputed_note(key: str, reading: NumberReading, part: str | None = None) -> tuple[Reason, ...]:
+    """The readers' disagreement as a note (data for the reviewer and the audit, never a flag by itself)."""
+    if reading.disputed is None:
+        return ()
+    where = {"part": part} if part else {}
+    return (Reason.of("readers_disagree", key, **where, first=reading.disputed[0], second=reading.disputed[1]),)
 
 
 def _as_format(spec: CombDigitsField, text: str) -> str:

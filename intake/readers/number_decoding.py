@@ -2,14 +2,17 @@
 
 A reader gives, for each digit it saw, a distribution over 0-9. ``fit_to_part`` reads
 those as the likeliest value the part may take (a month of 1-12), and ``combine`` joins
-two independent readers by the product of their opinions, flagging any disagreement.
+two independent readers by the product of their opinions into a distribution over candidate
+strings. A disagreement is kept as data (``disputed``), not as a flag: whether the reading
+needs a person is decided later, from the posterior over the candidates once the record's
+own evidence is weighed in (``intake.evidence``).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +40,11 @@ class NumberReading:
     reasons: tuple[Reason, ...] = ()
     probs: tuple[np.ndarray, ...] = ()
     as_written: bool = True
+    # Possible strings with their share of the readers' joint belief, likeliest first; the
+    # share not listed (1 - sum) is belief in strings too unlikely to enumerate.
+    candidates: tuple[tuple[str, float], ...] = ()
+    # The two readers' own readings where they differ (CNN's first), else None.
+    disputed: tuple[str, str] | None = None
 
 
 Allows = Callable[[str], bool]
@@ -94,49 +102,92 @@ def normalised(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
+# Candidate strings are enumerated from each position's likeliest digits down to this share of
+# the belief; what is not enumerated stays in the distribution as unlisted mass.
+CANDIDATE_FLOOR = 1e-4
+CANDIDATE_TOP_DIGITS = 3
+MAX_CANDIDATES = 12
+
+
+def candidates_of(probs: Sequence[np.ndarray], allows: Allows | None = None) -> tuple[tuple[str, float], ...]:
+    """The possible strings of independent digit distributions, with their posterior share.
+
+    Strings ``allows`` refuses get no share (a hard constraint). The share is relative to the
+    possible strings listed plus every string too unlikely to list (counted as possible, the
+    cautious side), so the listed shares sum to at most one.
+    """
+    found = likeliest(probs, floor=CANDIDATE_FLOOR, top=CANDIDATE_TOP_DIGITS)
+    listed = sum(p for _, p in found)
+    possible = [(t, p) for t, p in found if allows is None or allows(t)]
+    total = sum(p for _, p in possible) + max(0.0, 1.0 - listed)
+    if total <= 0:
+        return ()
+    return tuple((t, p / total) for t, p in possible[:MAX_CANDIDATES])
+
+
+def _reader_candidates(reading: NumberReading, allows: Allows | None) -> tuple[tuple[str, float], ...]:
+    if reading.probs:
+        return candidates_of(reading.probs, allows)
+    if reading.text and (allows is None or allows(reading.text)):
+        return ((reading.text, float(reading.confidence)),)
+    return ()
+
+
+def mixed(*lists: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+    """An equal-weight mixture of candidate distributions (readers whose strings cannot be aligned)."""
+    lists = tuple(c for c in lists if c)
+    if not lists:
+        return ()
+    share: dict[str, float] = {}
+    for cands in lists:
+        for t, p in cands:
+            share[t] = share.get(t, 0.0) + p / len(lists)
+    return tuple(sorted(share.items(), key=lambda tp: -tp[1]))[:MAX_CANDIDATES]
+
+
 def combine(cnn: NumberReading | None, ocr: NumberReading | None, allows: Allows | None = None) -> NumberReading:
-    """One reading from two independent readers.
+    """One reading from two independent readers, with its distribution over candidate strings.
 
     Where both give per-digit probabilities for the same number of digits, the digits are
-    weighed by the product of the two opinions (a product of experts) and the confidence is
-    the share of that joint belief held by the reported string among all possible strings. If
-    the readers' own best possible readings differ, or their lengths differ, the field is
-    flagged (and the number shown is weighed with PP-OCR's opinion tempered). A reading
-    neither reader saw as written (both guesses impossible) is flagged too.
+    weighed by the product of the two opinions (a product of experts; PP-OCR's opinion
+    tempered where the readers' best readings differ). Where their lengths differ, both
+    readers' strings stay candidates, each reader's belief given equal weight. The reading's
+    text is the likeliest candidate and its confidence that candidate's share. A disagreement
+    is recorded in ``disputed``; it does not flag the reading by itself. A reading neither
+    reader saw as written (both guesses impossible) is flagged.
     """
     if cnn is None and ocr is None:
         return NumberReading("", 0.0, (Reason.of("no_reader"),))
     if cnn is None or ocr is None:
-        return _doubt_if_rewritten(cnn or ocr)
+        one = cnn or ocr
+        return _doubt_if_rewritten(_with_candidates(one, _reader_candidates(one, allows), None))
+    disputed = None if cnn.text == ocr.text else (cnn.text or "∅", ocr.text or "∅")
+    as_written = cnn.as_written or ocr.as_written
     if len(cnn.text) == len(ocr.text) and cnn.probs and ocr.probs:
-        agree = cnn.text == ocr.text
         # PP-OCR's per-character probabilities are sharper than its accuracy on handwriting
         # warrants, so when the readers disagree its opinion is tempered before they are weighed.
-        weight = 1.0 if agree else OCR_WEIGHT_IN_DISPUTE
+        weight = 1.0 if disputed is None else OCR_WEIGHT_IN_DISPUTE
         joint = tuple(normalised(a * b**weight) for a, b in zip(cnn.probs, ocr.probs))
-        text, share = best_allowed(joint, allows) or best_allowed(joint, None)
-        if agree:
-            agreed = NumberReading(cnn.text, share if text == cnn.text else share * 0.5, cnn.reasons, joint,
-                                   as_written=cnn.as_written or ocr.as_written)
-            return _doubt_if_rewritten(agreed)
-        return NumberReading(text, share * 0.5, (_disagree(cnn, ocr),), joint)
-    if cnn.text == ocr.text:
-        return _doubt_if_rewritten(NumberReading(cnn.text, 1.0 - (1.0 - cnn.confidence) * (1.0 - ocr.confidence), cnn.reasons,
-                                                 as_written=cnn.as_written or ocr.as_written))
-    # Different lengths: the reviewer is shown the likelier of the readings that may be right.
-    possible = [r for r in (ocr, cnn) if allows is None or allows(r.text)] or [ocr, cnn]
-    best = max(possible, key=lambda r: r.confidence)
-    return NumberReading(best.text, min(cnn.confidence, ocr.confidence) * 0.5,
-                         (_disagree(cnn, ocr),))
+        reading = NumberReading(cnn.text, 0.0, cnn.reasons, joint, as_written=as_written, disputed=disputed)
+        return _doubt_if_rewritten(_with_candidates(reading, candidates_of(joint, allows), (cnn.text, ocr.text)))
+    # Different lengths (or a reader without per-digit belief): both readers' strings stay candidates.
+    cands = mixed(_reader_candidates(cnn, allows), _reader_candidates(ocr, allows))
+    reading = NumberReading(cnn.text, 0.0, cnn.reasons, as_written=as_written, disputed=disputed)
+    return _doubt_if_rewritten(_with_candidates(reading, cands, (cnn.text, ocr.text)))
 
 
-def _disagree(cnn: NumberReading, ocr: NumberReading) -> Reason:
-    return Reason.of("readers_disagree", first=cnn.text or "∅", second=ocr.text or "∅")
+def _with_candidates(reading: NumberReading, cands: tuple[tuple[str, float], ...],
+                     fallback: tuple[str, ...] | None) -> NumberReading:
+    """The reading shown as its likeliest candidate, its confidence that candidate's share."""
+    if cands:
+        return replace(reading, text=cands[0][0], confidence=cands[0][1], candidates=cands)
+    # No possible candidate: show what was read (the validator reports it), with no confidence.
+    text = reading.text or next((t for t in (fallback or ()) if t), "")
+    return replace(reading, text=text, confidence=0.0, candidates=())
 
 
 def _doubt_if_rewritten(reading: NumberReading) -> NumberReading:
     if reading.as_written:
         return reading
-    return NumberReading(reading.text, reading.confidence * 0.5,
-                         reading.reasons + (Reason.of("no_possible_value", guess=reading.text),),
-                         reading.probs, as_written=False)
+    return replace(reading, confidence=reading.confidence * 0.5,
+                   reasons=reading.reasons + (Reason.of("no_possible_value", guess=reading.text),))
