@@ -94,6 +94,7 @@ def run_tesseract(files: list[str]) -> tuple[float, float, int]:
     """(CPU seconds, wall seconds, pages) of `tesseract -l jpn` over every page of ``files``."""
     import cv2
 
+    sys.path.insert(0, str(ROOT))
     from intake.ingest import load_pages
 
     cpu = wall = 0.0
