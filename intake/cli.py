@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 from intake import __version__
-from intake.errors import ExitCode, IntakeError
+from intake.errors import EngineError, ExitCode, IntakeError
 from intake.messages import LANGUAGES, field_labels, language, render, show_value
 from intake.model import Record
 from intake.register import add_arguments as register_arguments
@@ -129,6 +129,9 @@ def _scan_files(args: argparse.Namespace, register, data_dir: Path):
                                   initializer=_load_scan_worker, initargs=(build,))
     try:
         yield from zip(args.files, pool.map(_scan_one, args.files, [args.received] * len(args.files)))
+    except cf.process.BrokenProcessPool:
+        raise EngineError("a worker process that reads faxes stopped (out of memory?); "
+                          "the files after it were not read: run again with --jobs 1") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
