@@ -36,6 +36,13 @@ def export_revision(rev: str, into: Path) -> Path:
     return into / "tree"
 
 
+def one_process(tree: Path) -> list[str]:
+    """The option that makes ``tree``'s scan read in one process, whose CPU seconds can be counted
+    (worker processes are the forkserver's children); none for a revision from before ``--jobs``."""
+    usage = subprocess.run([sys.executable, "-m", "intake", "scan", "--help"], cwd=tree, capture_output=True, text=True)
+    return ["--jobs", "1"] if "--jobs" in usage.stdout else []
+
+
 def scan(tree: Path, files: list[str], extra: list[str]) -> tuple[list[str], float, float]:
     """The JSON lines `intake scan` prints from ``tree``, with its children's CPU seconds and wall seconds."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -83,7 +90,8 @@ def main() -> int:
         rev = args.rev or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
                                          capture_output=True, text=True).stdout.strip()
         with tempfile.TemporaryDirectory() as tmp:
-            theirs, cpu_b, wall_b = scan(export_revision(rev, Path(tmp)), files, [])
+            other = export_revision(rev, Path(tmp))
+            theirs, cpu_b, wall_b = scan(other, files, one_process(other))
         print(f"{rev[:12]}: {len(theirs)} records, {cpu_b:.1f} CPU s, {wall_b:.1f} s wall")
     ours, cpu_a, wall_a = scan(ROOT, files, ["--jobs", args.jobs or "1"])
     # Worker processes are the forkserver's children: their CPU seconds do not reach this process.

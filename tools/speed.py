@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from same_records import RECEIVED, ROOT, export_revision  # noqa: E402
+from same_records import RECEIVED, ROOT, export_revision, one_process  # noqa: E402
 
 STAGES = ("start", "ingest", "classify (form pages)", "classify (other pages)", "align", "read, calibrate, validate")
 
@@ -78,13 +78,11 @@ def run_stages(tree: Path, files: list[str]) -> dict:
 def run_scan(tree: Path, files: list[str], jobs: str | None) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of `intake scan --json` over ``files`` from ``tree``. Only a scan in
     one process has its CPU seconds counted: worker processes are the forkserver's children."""
-    if jobs == "1":
-        usage = subprocess.run([sys.executable, "-m", "intake", "scan", "--help"], cwd=tree, capture_output=True, text=True)
-        jobs = jobs if "--jobs" in usage.stdout else None  # a revision from before --jobs reads in one process
+    options = one_process(tree) if jobs == "1" else ["--jobs", jobs] if jobs else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "intake", "scan", "--json", "--received", RECEIVED,
-                    *(["--jobs", jobs] if jobs else []), *files], cwd=tree, capture_output=True, check=False)
+                    *options, *files], cwd=tree, capture_output=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
