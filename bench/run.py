@@ -23,13 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import heldout
 from bench.scan import REPO, ScanRun, checkout, describe, scan_batch
 from bench.score import RegisterScore, Score, table
 from intake.errors import ExitCode, IntakeError
 from intake.pipeline import Pipeline
 from intake.readers import Engines, default_engines
-from samplegen import writers as populations
 
 
 def engine_configs() -> dict:
@@ -265,6 +263,15 @@ def desk_lines(desk: dict, truth_rows: list[dict], first: Score) -> list[str]:
     return out
 
 
+def _writers(name: str) -> str:
+    # samplegen is imported only when a benchmark runs: the intake CLI builds this parser on every start.
+    from samplegen import writers as populations
+
+    if name not in populations.choices():
+        raise argparse.ArgumentTypeError(f"unknown writers {name!r}; choose from {', '.join(populations.choices())}")
+    return name
+
+
 def _layouts(spec: str) -> list[str]:
     from samplegen.layout import parse
 
@@ -278,7 +285,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--count", type=int, default=200, help="faxes to generate (default 200)")
     ap.add_argument("--seed", type=int, default=424242, help="generator seed (use one you never tuned on)")
     ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
-    ap.add_argument("--writers", choices=populations.choices(), default="test",
+    ap.add_argument("--writers", type=_writers, default="test",
                     help="test: the evaluation hands (held-out MNIST, bundled fonts, KanjiVG); populations: each form written "
                          "by one population drawn at random (mnist, bundled-fonts, kanjivg, debian-fonts, blocky), scored "
                          "per population; or one population alone; fonts (= debian-fonts): Debian handwriting fonts "
@@ -362,6 +369,8 @@ def run(args: argparse.Namespace) -> int:
         if args.previous:
             print(f"previous: {describe(args.previous)}" if previous_problem is None else
                   f"previous: no column ({previous_problem})")
+        from bench import heldout
+
         found = sorted({r.get("writers") for r in rows} - {None})
         print("\nwho saw these writers (from intake/models/*.json):")
         for line in heldout.lines(found):
