@@ -644,6 +644,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--init", type=Path, default=None,
                     help="fine-tune from this exported model (e.g. the bundled intake/models/digits.onnx) instead of from scratch")
+    ap.add_argument("--valid-count", type=int, default=len(VALID), help="validate on the first N of MNIST 50,000..54,999")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
     ap.add_argument("--harvest", type=Path, default=None,
                     help="glyphs cut from generated faxes by training/harvest_glyphs.py, mixed into every epoch")
@@ -661,7 +662,7 @@ def main(argv=None) -> int:
     train_idx = np.array(TRAIN)[: args.limit or None]
     rejects = RejectMaker(images[train_idx], labels[train_idx])
     per_epoch = min(len(train_idx), args.mnist_per_epoch)
-    valid_idx = np.array(VALID)
+    valid_idx = np.array(VALID)[: args.valid_count]
 
     # Fixed validation sets: clean, fax-degraded (own seed) and rejects.
     vrng = np.random.default_rng(args.seed + 1)
@@ -792,9 +793,9 @@ def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
         "tight box, longer side 20 px, centre of mass at centre of 28x28; float32 0..1, ink high; no mean/std",
         "output": "logits; apply softmax for probabilities",
         "training_data": "MNIST train images 0..49999 (a random subset each epoch) + procedural stroke digits "
-        "(training/digit_styles.py, no fonts or KanjiVG) + generated reject crops"
+        "(training/digit_styles.py, pen and tablet renderings; no fonts or KanjiVG) + generated reject crops (drawn, no fonts)"
         + (" + glyphs cut from generated train-writer faxes (training/harvest_glyphs.py)" if args.harvest else "")
-        + "; validation 50000..54999; "
+        + f"; validation the first {args.valid_count} of 50000..54999; "
         "55000..59999 unused (reserved for evaluation faxes)",
         "training_seed": args.seed,
         "epochs": args.epochs,
