@@ -4,7 +4,8 @@
 
 Each population is a source of handwriting the digit model never saw in training:
 held-out MNIST writers (images 55,000..59,999), each bundled handwriting font, KanjiVG
-strokes, Debian's handwriting fonts, and robustness probes made from held-out sources:
+strokes, Debian's handwriting fonts, the generator's blocky tablet population
+(``samplegen --writers blocky``), and robustness probes made from held-out sources:
 blocky (drawn 10..16 px tall, thresholded and scaled up with nearest-neighbour, thickened), tablet
 (KanjiVG strokes cut down to a few sampled pen points, marker-thick, low resolution),
 faint (light ink that the fax threshold breaks up), overflow (part of the digit cut off
@@ -13,6 +14,11 @@ sample generator's own hand code at fax size, laid on paper in a cell-sized crop
 through the generator's fax threshold, then read by the engine exactly as the runtime
 reads a crop. A "reject" answer counts as wrong. This measures the glyph classifier
 alone; field-level figures come from ``python -m bench``.
+
+``--numbers N`` also reads whole numbers on N generated faxes of each of the generator's
+single-population writers (``samplegen --writers``), through the real alignment and the
+real digit reader code with the CNN alone (no cross-check), as
+``training/measure_sequence.py`` does: the share of numbers read exactly right.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import cv2
@@ -28,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intake.readers.engines.onnx_digits import OnnxDigitClassifier  # noqa: E402
 from samplegen import assets, fax  # noqa: E402
@@ -110,6 +118,9 @@ def population(name: str, n: int, rng: np.random.Generator) -> tuple[list[np.nda
         elif name == "debian-fonts":
             w = _writer(rng, "font", str(rng.choice(sorted(assets.SYSTEM_DIGIT_FONTS))))
             m = hw.digit(d, height, w, rng)
+        elif name == "samplegen-blocky":  # the generator's evaluation population of that name
+            w = hw.Writer.random(rng, "blocky")
+            m = hw.digit(d, height, w, rng)
         elif name == "blocky":
             w = _writer(rng, "mnist")
             m = _blocky(hw.digit(d, height, w, rng), rng)
@@ -135,7 +146,24 @@ def population(name: str, n: int, rng: np.random.Generator) -> tuple[list[np.nda
     return crops, labels
 
 
-POPULATIONS = ("mnist-heldout", *assets.FONTS, "kanjivg", "debian-fonts", "blocky", "tablet", "faint", "overflow", "slanted")
+POPULATIONS = ("mnist-heldout", *assets.FONTS, "kanjivg", "debian-fonts", "samplegen-blocky", "blocky", "tablet", "faint", "overflow", "slanted")
+
+
+NUMBER_POPULATIONS = ("mnist", "bundled-fonts", "kanjivg", "debian-fonts", "blocky")
+
+
+def numbers_right(cnn: OnnxDigitClassifier, writers: str, count: int, seed: int) -> tuple[int, int]:
+    """(numbers read exactly right by the CNN alone, numbers written) on ``count`` faxes of one population."""
+    from measure_sequence import readings
+    from train_sequence import aligned_forms, written_numbers
+
+    right = total = 0
+    for i, row, template, aligned in aligned_forms(seed, list(range(1, count + 1)), writers):
+        written = written_numbers(seed, i, writers, template)
+        for _key, truth, got in readings(aligned, template, written, {"cnn": (cnn, None)}, int(row["received"][:4])):
+            total += 1
+            right += got["cnn"] == truth
+    return right, total
 
 
 def main(argv=None) -> int:
@@ -144,22 +172,29 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--numbers", type=int, default=0, help="also read whole numbers on this many faxes per population")
+    ap.add_argument("--numbers-seed", type=int, default=626262, help="generator seed for --numbers (never trained or tuned on)")
     args = ap.parse_args(argv)
     cnn = OnnxDigitClassifier(args.model)
     table = {}
-    for k, name in enumerate(POPULATIONS):
-        rng = np.random.default_rng([args.seed, k])
+    for name in POPULATIONS:
+        rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])  # adding a population changes no other
         crops, labels = population(name, args.per, rng)
         t0 = time.process_time()
         pred = cnn.classify(crops).argmax(1)
         ms = 1000 * (time.process_time() - t0) / len(crops)
         table[name] = {"accuracy": round(float((pred == np.array(labels)).mean()), 4),
                        "rejected": round(float((pred == cnn.reject_index).mean()), 4), "cpu_ms_per_glyph": round(ms, 3)}
-        print(f"{name:<14} {100 * table[name]['accuracy']:6.2f}%  rejected {100 * table[name]['rejected']:5.2f}%  {ms:.2f} ms/glyph", flush=True)
+        print(f"{name:<17} {100 * table[name]['accuracy']:6.2f}%  rejected {100 * table[name]['rejected']:5.2f}%  {ms:.2f} ms/glyph", flush=True)
     worst = min(table, key=lambda p: table[p]["accuracy"])
     print(f"worst: {worst} {100 * table[worst]['accuracy']:.2f}%")
+    numbers = {}
+    for name in NUMBER_POPULATIONS if args.numbers else ():
+        right, total = numbers_right(cnn, name, args.numbers, args.numbers_seed)
+        numbers[name] = {"numbers": total, "right": right, "accuracy": round(right / max(total, 1), 4)}
+        print(f"numbers {name:<14} {100 * right / max(total, 1):6.2f}% of {total}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"seed": args.seed, "per": args.per, "model": str(cnn.model_path), "populations": table}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"seed": args.seed, "per": args.per, "model": str(cnn.model_path), "populations": table, "numbers": numbers}, indent=1) + "\n")
     return 0
 
 
