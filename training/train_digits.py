@@ -489,7 +489,7 @@ class RejectMaker:
             return self.blank(rng)
         y0, y1, x0, x1 = bb
         w = x1 - x0 + 1
-        keep = int(round(w * rng.uniform(0.2, 0.45)))
+        keep = int(round(w * rng.uniform(0.2, 0.5)))  # up to half: a digit the fax broke in two is one digit
         part = paper[:, x0 : x0 + keep] if rng.random() < 0.5 else paper[:, x1 + 1 - keep : x1 + 1]
         pb = _ink_bbox(part)
         if pb is None:
@@ -501,7 +501,7 @@ class RejectMaker:
         return cv2.copyMakeBorder(part, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)
 
     KINDS = ("strokes", "dots", "border_piece", "arc", "blob", "blank", "kanji", "bracket", "hyphen", "neighbour")
-    WEIGHTS = (0.10, 0.08, 0.09, 0.09, 0.06, 0.10, 0.22, 0.08, 0.06, 0.12)
+    WEIGHTS = (0.09, 0.07, 0.08, 0.09, 0.06, 0.09, 0.18, 0.08, 0.06, 0.20)
 
     def make(self, rng: np.random.Generator) -> np.ndarray:
         kind = self.KINDS[int(rng.choice(len(self.KINDS), p=self.WEIGHTS))]
