@@ -164,7 +164,7 @@ def test_scan_stops_with_exit_6_when_the_digit_model_is_missing_or_broken(tmp_pa
     """The product never reads on with one digit reader: a damaged install is an engine error."""
     from conftest import REPO
 
-    for package in ("intake", "bench"):  # this checkout's, not an installed copy's
+    for package in ("intake", "bench", "samplegen"):  # this checkout's, not an installed copy's (bench names the generator's populations)
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     model = tmp_path / "intake" / "models" / "digits.onnx"
     if damage == "missing":

@@ -255,6 +255,8 @@ STYLES = {
 ASPECT = {0: 0.7, 1: 0.45, 2: 0.68, 3: 0.62, 4: 0.75, 5: 0.65, 6: 0.65, 7: 0.68, 8: 0.62, 9: 0.65}
 # How often each allograph is drawn (others evenly).
 STYLE_P = {1: (0.2, 0.35, 0.3, 0.15), 7: (0.35, 0.2, 0.3, 0.15)}
+# Share of digits drawn as a tablet or low-resolution pad records them (blocky, angular).
+TABLET_SHARE = 0.3
 
 
 # ------------------------------------------------------------------ drawing
@@ -273,8 +275,8 @@ def _field(r, amp):
     return f
 
 
-def stroke_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
-    """One procedural handwritten ``digit``: uint8 crop, ink dark (0) on paper (255)."""
+def _pen_path(digit: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The pen strokes of one procedural ``digit`` in pixels (about 30-50 px tall), with their bounding box."""
     fns = STYLES[digit]
     p = STYLE_P.get(digit)
     fn = fns[int(rng.choice(len(fns), p=p))]
@@ -317,6 +319,23 @@ def stroke_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
         geo.append(np.stack([ca * x - sa * y, sa * x + ca * y], 1))
     allp = np.vstack(geo)
     lo, hi = allp.min(0), allp.max(0)
+    return geo, lo, hi
+
+
+def stroke_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
+    """One procedural handwritten ``digit``: uint8 crop, ink dark (0) on paper (255).
+
+    One in ``TABLET_SHARE`` is drawn the way a tablet or a low-resolution pad records it
+    (:func:`_render_tablet`); the rest with a smooth pen (:func:`_render_pen`).
+    """
+    geo, lo, hi = _pen_path(digit, rng)
+    if rng.random() < TABLET_SHARE:
+        return _render_tablet(geo, lo, hi, rng)
+    return _render_pen(geo, lo, hi, rng)
+
+
+def _render_pen(geo: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Anti-aliased pen strokes, 1-6 px wide, with an occasional skip in a stroke."""
     pen = float(rng.choice([1, 2, 2, 3, 3, 3, 4, 4, 5, 6]))
     margin = int(pen) + int(rng.integers(4, 12))
     size = np.ceil(hi - lo).astype(int) + 2 * margin + 1
@@ -338,6 +357,35 @@ def stroke_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
             pts = np.round(piece * (1 << SH)).astype(np.int32).reshape(-1, 1, 2)
             cv2.polylines(canvas, [pts], False, ink, th, cv2.LINE_AA, SH)
     return canvas
+
+
+def _render_tablet(geo: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The pen path kept only at a few sampled points joined by straight segments, drawn
+    without anti-aliasing at a low resolution (10-20 px tall) with a pen of 1-3 px there,
+    then scaled up pixel by pixel: blocky, thick, angular digits."""
+    height = float(hi[1] - lo[1]) or 1.0
+    low = rng.uniform(10, 20)
+    s = low / height
+    step = rng.uniform(0.1, 0.22) * height  # distance between sampled pen points
+    pen = int(rng.choice([1, 1, 2, 2, 3])) if low >= 14 else int(rng.choice([1, 1, 2]))
+    margin = pen + 2
+    size = np.ceil((hi - lo) * s).astype(int) + 2 * margin + 1
+    canvas = np.full((int(size[1]), int(size[0])), 255, np.uint8)
+    for st in geo:
+        seg = np.linalg.norm(np.diff(st, axis=0), axis=1)
+        along = np.concatenate([[0.0], np.cumsum(seg)])
+        k = max(2, int(round(along[-1] / step)) + 1)
+        at = np.linspace(0.0, along[-1], k)
+        pts = np.stack([np.interp(at, along, st[:, 0]), np.interp(at, along, st[:, 1])], 1)
+        pts = pts + rng.normal(0, 0.02 * height, pts.shape)  # the sampler's jitter
+        pts = np.round((pts - lo) * s + margin).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(canvas, [pts], False, 0, pen, cv2.LINE_8)
+    up = height / low * rng.uniform(0.9, 1.1)
+    big = cv2.resize(canvas, (max(2, int(round(canvas.shape[1] * up))), max(2, int(round(canvas.shape[0] * up)))),
+                     interpolation=cv2.INTER_NEAREST)
+    ink = int(rng.integers(0, 90))
+    big[big < 128] = ink
+    return cv2.copyMakeBorder(big, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)
 
 
 def sample(rng: np.random.Generator, n: int) -> tuple[list[np.ndarray], np.ndarray]:

@@ -2,6 +2,8 @@
 
     python training/harvest_glyphs.py                       # glyphs cut from generated faxes (5 min)
     python training/train_digits.py --harvest training/harvest.npz [--epochs N] [--seed S]
+    python training/train_digits.py --harvest training/harvest.npz --init intake/models/digits.onnx \
+        --epochs 3 --mnist-per-epoch 12000 --lr 1e-3          # fine-tune the bundled model instead
 
 Data: MNIST training images 0..49,999 for training (a fresh random subset of
 ``--mnist-per-epoch`` each epoch), 50,000..54,999 for validation. Images
@@ -16,14 +18,21 @@ epoch come from glyphs that ``training/harvest_glyphs.py`` cut out of generated
 training-writer faxes with the runtime's own segmenter; 15% of those faxes are held
 out and reported as ``val_accuracy_harvest``.
 
-Every training image goes through a fax-channel imitation (pen width, slant,
-rotation, scale, 98-dpi squash, binarisation, speckle, broken strokes, cell
-border lines, crop offsets) on the "ink dark on paper" crop, then through the
+Every training image goes through a fax-channel imitation (pen width from thin
+ballpoint to marker, slant, rotation, scale and aspect, low-resolution blocky
+strokes, faint ink broken by the threshold, 98-dpi squash, binarisation, speckle,
+broken strokes, cell border lines, digits cut by the cell edge, crop offsets) on
+the "ink dark on paper" crop, then through the
 very same ``normalise_glyph`` the runtime uses. An 11th class, "reject"
 (index 10), is trained on generated non-digits (strokes, dots, border pieces,
-arcs, blobs, blank/noisy paper, kanji rendered from the bundled fonts, pieces
+arcs, blobs, blank/noisy paper, kanji-like stroke groups drawn by our own code, pieces
 of printed brackets and hyphens, and the left/right part of a neighbouring
 digit cut off by a cell line). A lone vertical bar is never a reject: it is '1'.
+No font is used: the bundled handwriting fonts write the evaluation forms.
+
+``--init`` starts from an exported model and keeps its BatchNorm statistics fixed;
+the config records the starting model's hash and its own training, so a fine-tuned
+model is reproduced by the from-scratch command followed by the fine-tuning one.
 
 Writes intake/models/digits.onnx (input "input" [N,1,28,28] float32, output
 "logits" [N,11]) and intake/models/digits.json. Needs the ``train`` extra
@@ -48,7 +57,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,7 +67,6 @@ import digit_styles  # noqa: E402
 
 from samplegen import assets  # noqa: E402
 
-FONT_DIR = assets.DATA / "fonts"
 OUT_DIR = ROOT / "intake" / "models"
 
 TRAIN = range(0, 50_000)
@@ -73,11 +80,9 @@ REJECT_SHARE = 0.12  # reject samples per epoch, as a share of digit samples
 PROC_SHARE = 0.35  # share of digit samples drawn procedurally (training/digit_styles.py)
 MNIST_PER_EPOCH = 34_000  # MNIST images per epoch, a fresh random subset of TRAIN each epoch
 PROC_VALID_SEED_OFFSET = 777_777  # procedural validation digits use their own seed
-HARVEST_PER_EPOCH = 16_000  # glyphs cut from generated faxes (training/harvest_glyphs.py), when given
+HARVEST_PER_EPOCH = 16_000  # glyphs cut from generated faxes (training/harvest_glyphs.py) per MNIST_PER_EPOCH, when given
 HARVEST_VALID_SHARE = 0.15  # of those faxes, held out (whole faxes) to validate on
 
-# Kanji likely to sit on or near the form's digit boxes.
-KANJI = "年月日時分要不火水木金土停止依頼書名前住所電話番号様氏円印社員号室区市町村"
 
 
 # --------------------------------------------------------------------- data
@@ -98,13 +103,6 @@ def load_mnist(n: int = N_LOADED) -> tuple[np.ndarray, np.ndarray]:
         assert int.from_bytes(head[:4], "big") == 2049, "not an IDX1 label file"
         labels = np.frombuffer(f.read(n), dtype=np.uint8)
     return images, labels
-
-
-def load_fonts() -> list[Path]:
-    fonts = sorted(FONT_DIR.glob("*.ttf"))
-    if not fonts:
-        raise SystemExit(f"no fonts in {FONT_DIR}: needed for kanji reject samples")
-    return fonts
 
 
 # ---------------------------------------------------------- fax augmentation
@@ -134,17 +132,72 @@ def _affine(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _pen(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Thin or thick pen: erode/dilate the ink."""
+    """Pen width from a thin ballpoint to a marker: erode/dilate the ink."""
     r = rng.random()
     if r < 0.25:  # thinner: grow the paper
         k = np.ones((2, 2), np.uint8)
         thin = cv2.dilate(paper, k)
         # A thin pen must not wipe the digit out entirely.
         return thin if (thin < 128).sum() > 0.3 * (paper < 128).sum() else paper
-    if r < 0.55:  # thicker: grow the ink
+    if r < 0.5:  # thicker: grow the ink
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(rng.integers(2, 5)),) * 2)
         return cv2.erode(paper, k)
+    if r < 0.6:  # a marker: strokes a sixth to a quarter of the digit's height
+        bb = _ink_bbox(paper)
+        if bb is None:
+            return paper
+        width = int(round((bb[1] - bb[0] + 1) * rng.uniform(0.12, 0.22)))
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, width),) * 2)
+        return cv2.erode(paper, k)
     return paper
+
+
+def _blocky(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Written or scanned at low resolution: the digit drawn 9-18 px tall, thresholded,
+    then scaled back up pixel by pixel (staircase edges, square stroke ends)."""
+    bb = _ink_bbox(paper)
+    if bb is None:
+        return paper
+    h, w = paper.shape
+    f = rng.uniform(9, 18) / (bb[1] - bb[0] + 1)
+    if f >= 0.8:
+        return paper
+    small = cv2.resize(paper, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+    small = np.where(small < rng.uniform(150, 215), 0, 255).astype(np.uint8)  # low-res strokes come out bold
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _faint(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Light, uneven ink through the fax threshold: strokes broken into pieces (bi-level).
+
+    Kept only while at least 40% of the ink survives: a digit that vanished is no sample."""
+    ink = (255.0 - paper.astype(np.float32)) * rng.uniform(0.4, 0.7)
+    blotch = cv2.resize(rng.uniform(0.6, 1.25, (4, 4)).astype(np.float32), paper.shape[::-1], interpolation=cv2.INTER_CUBIC)
+    grey = 255.0 - ink * blotch + rng.normal(0, 10, paper.shape)
+    out = np.where(grey < rng.uniform(150, 200), 0, 255).astype(np.uint8)
+    return out if (out < 128).sum() >= 0.4 * (paper < 128).sum() else paper
+
+
+def _overflow(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit strays over its cell: the crop edge cuts a little of it off, with the rule there."""
+    bb = _ink_bbox(paper)
+    if bb is None:
+        return paper
+    y0, y1, x0, x1 = bb
+    side = int(rng.integers(4))  # 0 top, 1 bottom, 2 left, 3 right
+    # Less off the top and bottom: a deeper cut would take a 7's or 5's bar away.
+    cut = rng.uniform(0.05, 0.12) if side < 2 else rng.uniform(0.08, 0.16)
+    if side < 2:
+        k = int(round((y1 - y0 + 1) * cut))
+        paper = paper[y0 + k :] if side == 0 else paper[: y1 + 1 - k]
+    else:
+        k = int(round((x1 - x0 + 1) * cut))
+        paper = paper[:, x0 + k :] if side == 2 else paper[:, : x1 + 1 - k]
+    out = paper.copy()
+    th = int(rng.integers(1, 4))
+    edge = [(slice(0, th), slice(None)), (slice(-th, None), slice(None)), (slice(None), slice(0, th)), (slice(None), slice(-th, None))][side]
+    out[edge] = 0
+    return out
 
 
 def _binarise(paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -227,6 +280,10 @@ def fax_channel(paper: np.ndarray, rng: np.random.Generator, geometric: bool = T
     if geometric:
         paper = _affine(paper, rng)
     paper = _pen(paper, rng)
+    if rng.random() < 0.12:
+        paper = _blocky(paper, rng)
+    if rng.random() < 0.08:
+        paper = _faint(paper, rng)
     if rng.random() < 0.85:  # most faxes are bi-level
         paper = _binarise(paper, rng)
     if rng.random() < 0.4:
@@ -234,7 +291,9 @@ def fax_channel(paper: np.ndarray, rng: np.random.Generator, geometric: bool = T
     if rng.random() < 0.25:
         paper = _break_strokes(paper, rng)
     paper = _random_crop(paper, rng)
-    if border and rng.random() < 0.25:
+    if border and rng.random() < 0.07:
+        paper = _overflow(paper, rng)
+    elif border and rng.random() < 0.25:
         paper = _border_line(paper, rng)
     if rng.random() < 0.4:
         paper = _speckle(paper, rng)
@@ -247,17 +306,9 @@ def fax_channel(paper: np.ndarray, rng: np.random.Generator, geometric: bool = T
 class RejectMaker:
     """Generates non-digit crops (dark on paper) for the reject class."""
 
-    def __init__(self, fonts: list[Path], images: np.ndarray | None = None, labels: np.ndarray | None = None):
-        self.fonts = fonts
+    def __init__(self, images: np.ndarray | None = None, labels: np.ndarray | None = None):
         # Digits whose cut-off parts make "neighbour fragment" rejects (training images only).
         self.images, self.labels = images, labels
-        self._font_cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
-
-    def _font(self, i: int, size: int) -> ImageFont.FreeTypeFont:
-        key = (i, size)
-        if key not in self._font_cache:
-            self._font_cache[key] = ImageFont.truetype(str(self.fonts[i]), size)
-        return self._font_cache[key]
 
     @staticmethod
     def _canvas(rng: np.random.Generator) -> np.ndarray:
@@ -330,13 +381,39 @@ class RejectMaker:
         return c
 
     def kanji(self, rng):
-        """A rendered kanji (handwriting-style font), sometimes partly cut off."""
+        """A kanji-like character drawn as strokes (bars, a box, sweeps), sometimes cut off.
+
+        Drawn by our own code rather than rendered from a font: the bundled handwriting
+        fonts write the evaluation forms' text, so no model may learn from them."""
         size = int(rng.integers(36, 64))
-        font = self._font(int(rng.integers(len(self.fonts))), size)
-        ch = KANJI[int(rng.integers(len(KANJI)))]
-        img = Image.new("L", (size * 2, size * 2), 255)
-        ImageDraw.Draw(img).text((size // 2, size // 2), ch, font=font, fill=0)
-        a = np.asarray(img)
+        c = np.full((size * 2, size * 2), 255, np.uint8)
+        o, s = size // 2, size  # the character's box: (o, o) .. (o + s, o + s)
+        th = int(rng.integers(2, 6))
+
+        def at(fx, fy):
+            return int(o + fx * s), int(o + fy * s)
+
+        def bar(horizontal: bool):
+            k, a0, a1 = rng.uniform(0.1, 0.9), rng.uniform(0.0, 0.3), rng.uniform(0.7, 1.0)
+            p, q = ((a0, k), (a1, k + rng.uniform(-0.05, 0.05))) if horizontal else ((k, a0), (k + rng.uniform(-0.05, 0.05), a1))
+            cv2.line(c, at(*p), at(*q), 0, th)
+
+        def box():
+            x0, y0 = rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.5)
+            cv2.rectangle(c, at(x0, y0), at(x0 + rng.uniform(0.3, 0.55), y0 + rng.uniform(0.25, 0.45)), 0, th)
+
+        def sweep():
+            x, y = rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.5)
+            dx = rng.choice([-1, 1]) * rng.uniform(0.2, 0.45)
+            cv2.line(c, at(x, y), at(x + dx, y + rng.uniform(0.3, 0.5)), 0, th)
+
+        # At least two horizontal bars crossing a vertical one: never a lone digit-like stroke.
+        for _ in range(int(rng.integers(2, 4))):
+            bar(True)
+        bar(False)
+        for _ in range(int(rng.integers(0, 4))):
+            [box, sweep, lambda: bar(bool(rng.integers(2)))][int(rng.integers(3))]()
+        a = c
         bb = _ink_bbox(a)
         if bb is None:
             return self.blank(rng)
@@ -412,7 +489,7 @@ class RejectMaker:
             return self.blank(rng)
         y0, y1, x0, x1 = bb
         w = x1 - x0 + 1
-        keep = int(round(w * rng.uniform(0.2, 0.45)))
+        keep = int(round(w * rng.uniform(0.2, 0.5)))  # up to half: a digit the fax broke in two is one digit
         part = paper[:, x0 : x0 + keep] if rng.random() < 0.5 else paper[:, x1 + 1 - keep : x1 + 1]
         pb = _ink_bbox(part)
         if pb is None:
@@ -424,7 +501,7 @@ class RejectMaker:
         return cv2.copyMakeBorder(part, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)
 
     KINDS = ("strokes", "dots", "border_piece", "arc", "blob", "blank", "kanji", "bracket", "hyphen", "neighbour")
-    WEIGHTS = (0.10, 0.08, 0.09, 0.09, 0.06, 0.10, 0.22, 0.08, 0.06, 0.12)
+    WEIGHTS = (0.09, 0.07, 0.08, 0.09, 0.06, 0.09, 0.18, 0.08, 0.06, 0.20)
 
     def make(self, rng: np.random.Generator) -> np.ndarray:
         kind = self.KINDS[int(rng.choice(len(self.KINDS), p=self.WEIGHTS))]
@@ -466,17 +543,57 @@ class DigitNet(nn.Module):
 # ----------------------------------------------------------------- training
 
 
+def load_onnx_weights(model: DigitNet, path: Path) -> None:
+    """Start from an exported DigitNet (``--init``): its convolutions (batch norm folded in
+    by the export) and fully connected layers. Each BatchNorm is set to the identity plus
+    the folded bias; :func:`freeze_batchnorm` keeps it so while fine-tuning."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    gemms = [n for n in graph.node if n.op_type == "Gemm"]
+    conv_layers = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    bns = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
+    fcs = [m for m in model.head if isinstance(m, nn.Linear)]
+    if len(convs) != len(conv_layers) or len(gemms) != len(fcs):
+        raise SystemExit(f"{path} is not a {DigitNet.ARCHITECTURE} export")
+    with torch.no_grad():
+        for node, conv, bn in zip(convs, conv_layers, bns):
+            conv.weight.copy_(weights[node.input[1]])
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(weights[node.input[2]])
+        for node, fc in zip(gemms, fcs):
+            fc.weight.copy_(weights[node.input[1]])
+            fc.bias.copy_(weights[node.input[2]])
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """Keep BatchNorm statistics fixed (scale and shift still learn): used when fine-tuning."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+
+
 def epoch_sizes(n_mnist: int) -> tuple[int, int, int]:
     """(MNIST, procedural, reject) samples in one epoch."""
     n_proc = int(round(n_mnist * PROC_SHARE / (1 - PROC_SHARE)))
     return n_mnist, n_proc, int((n_mnist + n_proc) * REJECT_SHARE)
 
 
+def harvest_size(n_mnist: int, available: int) -> int:
+    """Harvested glyphs in one epoch: in proportion to the MNIST digits, as many as there are at most."""
+    return min(available, int(round(HARVEST_PER_EPOCH * n_mnist / MNIST_PER_EPOCH)))
+
+
 def build_epoch(images, labels, idx, rejects: RejectMaker, rng, harvest=None) -> tuple[np.ndarray, np.ndarray]:
     """Augment one epoch of digits (MNIST + procedural) plus fresh reject samples, normalised.
 
     ``harvest`` (images, labels) are glyphs cut from faxes, already as the network sees them;
-    a random subset of ``HARVEST_PER_EPOCH`` is appended, shifted by up to a pixel.
+    a random subset (:func:`harvest_size`) is appended, shifted by up to a pixel.
     """
     n_mnist, n_proc, n_rej = epoch_sizes(len(idx))
     n = n_mnist + n_proc + n_rej
@@ -500,7 +617,7 @@ def build_epoch(images, labels, idx, rejects: RejectMaker, rng, harvest=None) ->
         y[k] = REJECT
     if harvest is not None:
         h_images, h_labels = harvest
-        pick = rng.choice(len(h_labels), size=min(HARVEST_PER_EPOCH, len(h_labels)), replace=False)
+        pick = rng.choice(len(h_labels), size=harvest_size(len(idx), len(h_labels)), replace=False)
         hx = h_images[pick].astype(np.float32)[:, None] / 255.0
         for k in range(len(hx)):  # the segmenter's box is not always tight: jitter by a pixel
             hx[k, 0] = np.roll(hx[k, 0], (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1))
@@ -525,11 +642,16 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-per-epoch", type=int, default=MNIST_PER_EPOCH, help="random MNIST subset drawn each epoch")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke test)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="fine-tune from this exported model (e.g. the bundled intake/models/digits.onnx) instead of from scratch")
+    ap.add_argument("--valid-count", type=int, default=len(VALID), help="validate on the first N of MNIST 50,000..54,999")
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
     ap.add_argument("--harvest", type=Path, default=None,
                     help="glyphs cut from generated faxes by training/harvest_glyphs.py, mixed into every epoch")
     args = ap.parse_args(argv)
 
     t_start = time.time()
+    args.init_meta = _init_meta(args.init) if args.init else None  # before --out may overwrite it
     torch.set_num_threads(2)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -538,9 +660,9 @@ def main(argv=None) -> int:
 
     images, labels = load_mnist()
     train_idx = np.array(TRAIN)[: args.limit or None]
-    rejects = RejectMaker(load_fonts(), images[train_idx], labels[train_idx])
+    rejects = RejectMaker(images[train_idx], labels[train_idx])
     per_epoch = min(len(train_idx), args.mnist_per_epoch)
-    valid_idx = np.array(VALID)
+    valid_idx = np.array(VALID)[: args.valid_count]
 
     # Fixed validation sets: clean, fax-degraded (own seed) and rejects.
     vrng = np.random.default_rng(args.seed + 1)
@@ -564,10 +686,13 @@ def main(argv=None) -> int:
         print(f"harvest: {len(harvest[1])} training glyphs, {len(yv_harvest)} held out ({len(held)} faxes)")
 
     model = DigitNet()
+    if args.init:
+        load_onnx_weights(model, args.init)
+        print(f"fine-tuning from {args.init}: val fax {float((predict(model, xv_fax) == yv).mean()):.4f}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    n_total = sum(epoch_sizes(per_epoch)) + (min(HARVEST_PER_EPOCH, len(harvest[1])) if harvest else 0)
+    n_total = sum(epoch_sizes(per_epoch)) + (harvest_size(per_epoch, len(harvest[1])) if harvest else 0)
     steps = args.epochs * math.ceil(n_total / args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.15)
     rng = np.random.default_rng(args.seed)
 
     for epoch in range(args.epochs):
@@ -577,6 +702,8 @@ def main(argv=None) -> int:
         perm = torch.from_numpy(rng.permutation(len(x)))
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         model.train()
+        if args.init:
+            freeze_batchnorm(model)
         loss_sum = 0.0
         for b in range(0, len(x), args.batch):
             sel = perm[b : b + args.batch]
@@ -615,7 +742,7 @@ def main(argv=None) -> int:
         "procedural_per_epoch": p,
         "reject_per_epoch": r,
         "procedural_share_of_digits": PROC_SHARE,
-        "harvest_per_epoch": min(HARVEST_PER_EPOCH, len(harvest[1])) if harvest else 0,
+        "harvest_per_epoch": harvest_size(per_epoch, len(harvest[1])) if harvest else 0,
         "harvest": _harvest_meta(args.harvest),
         "procedural_validation": f"3000 digits from training/digit_styles.py, seed training_seed+{PROC_VALID_SEED_OFFSET}, fax channel",
     }
@@ -627,6 +754,16 @@ def _harvest_meta(path: Path | None) -> dict | None:
     """What harvest_glyphs.py recorded about the glyphs (seed, faxes, writers), if any were used."""
     meta = path.with_suffix(".json") if path else None
     return json.loads(meta.read_text(encoding="utf-8")) if meta and meta.exists() else None
+
+
+def _init_meta(path: Path) -> dict:
+    """What a fine-tuned model started from: that model's file hash and its own recorded training."""
+    import hashlib
+
+    config = path.with_suffix(".json")
+    before = json.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
+    keep = ("architecture", "training_data", "training_seed", "epochs", "training_seconds", "date", "training_mix", "initialised_from")
+    return {"model_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), **{k: before[k] for k in keep if k in before}}
 
 
 def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
@@ -656,12 +793,14 @@ def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
         "tight box, longer side 20 px, centre of mass at centre of 28x28; float32 0..1, ink high; no mean/std",
         "output": "logits; apply softmax for probabilities",
         "training_data": "MNIST train images 0..49999 (a random subset each epoch) + procedural stroke digits "
-        "(training/digit_styles.py, no fonts or KanjiVG) + generated reject crops"
+        "(training/digit_styles.py, pen and tablet renderings; no fonts or KanjiVG) + generated reject crops (drawn, no fonts)"
         + (" + glyphs cut from generated train-writer faxes (training/harvest_glyphs.py)" if args.harvest else "")
-        + "; validation 50000..54999; "
+        + f"; validation the first {args.valid_count} of 50000..54999; "
         "55000..59999 unused (reserved for evaluation faxes)",
         "training_seed": args.seed,
         "epochs": args.epochs,
+        "peak_learning_rate": args.lr,
+        **({"initialised_from": args.init_meta} if args.init else {}),
         "training_seconds": round(seconds, 1),
         "torch_version": torch.__version__,
         "date": _dt.date.today().isoformat(),
