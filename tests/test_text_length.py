@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import samplegen
-from intake.align import align_to_template
-from intake.classify import classify_page
-from intake.ingest import to_square_pixels
-from intake.model import Page, SourceRef
+from conftest import aligned_generated_form
 from intake.readers import default_engines
 from intake.readers.engines.ctc import best_path, best_path_of_length
 from intake.readers.ink import added_ink
@@ -37,13 +33,7 @@ def text_lines(template: Template):
     """(truth without spaces, line image) for every one-line text field written on a few forms."""
     out = []
     for i in range(N_FORMS):
-        rng = np.random.default_rng(4100 + i)
-        values = samplegen.random_values(rng)
-        image = samplegen.make_form_image(values, rng, "test")
-        faxed, dpi = samplegen.fax_channel(image, rng, "standard" if i % 2 else "fine", flip=False)
-        square, sq_dpi = to_square_pixels(faxed, dpi)
-        page = Page(square, sq_dpi, SourceRef(f"gen{i}", 1, "0" * 64), dpi)
-        aligned = align_to_template(page, classify_page(page, [template]), template)
+        values, aligned = aligned_generated_form(template, 4100 + i, "standard" if i % 2 else "fine")
         for spec in template.fields:
             truth = values.truth.get(spec.key)
             if spec.kind != "text" or spec.multiline or not truth:
