@@ -117,3 +117,11 @@ def test_the_recognisers_own_reading_one_character_short_is_flagged(read_right, 
             continue
         flagged.append(ink_evidence(image, [(t + 0.5) * frame_px for t in short.peaks]).unread_width >= UNREAD_INK_WIDTH)
     assert np.mean(flagged) >= 0.7
+
+
+def test_ink_the_fax_broke_into_crumbs_is_flagged_as_uncountable(read_right):
+    # Faint ink that binarisation breaks up: the same lines with only 2x2 crumbs of each stroke left.
+    for truth, image, positions in read_right:
+        ys, xs = np.indices(image.shape)
+        crumbs = np.where((image < 128) & (ys % 4 < 2) & (xs % 4 < 2), 0, 255).astype(np.uint8)
+        assert _codes(crumbs, positions) == {"text_ink_broken"}, truth
