@@ -47,9 +47,11 @@ MIN_SUPPORT = 0.2
 # Reader doubts the register may settle (reason codes): of a number, a posterior the record's own
 # evidence left unsettled (and, from stores of earlier versions, the readers' confidence and
 # disagreement); of a name, also the lexicon's doubts (words it does not know, a character read
-# twice, a given name it does not know, a character that may be missing).
+# twice, a given name it does not know, a character that may be missing) and the ink's count of
+# characters against the reading's.
 SETTLEABLE = ("low_posterior", "low_confidence", "readers_disagree")
-SETTLEABLE_TEXT = SETTLEABLE + ("text_not_a_word", "text_doubled_char", "text_name_unknown", "text_char_missing")
+SETTLEABLE_TEXT = SETTLEABLE + ("text_not_a_word", "text_doubled_char", "text_name_unknown", "text_char_missing",
+                                "text_ink_unread", "text_ink_read_twice", "text_ink_broken")
 # The legal form as written before or after the name (NFKC has already turned ㈱ into (株)).
 LEGAL_FORMS = {"株式会社": "株式会社", "(株)": "株式会社", "有限会社": "有限会社", "(有)": "有限会社",
                "合同会社": "合同会社", "(同)": "合同会社"}

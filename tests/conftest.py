@@ -44,3 +44,23 @@ def digit_cnn():
         return OnnxDigitClassifier()
     except EngineError as exc:
         pytest.skip(f"bundled digit model missing: {exc}")
+
+
+def aligned_generated_form(template, seed: int, resolution: str):
+    """(values, aligned page) for a form freshly generated with the evaluation writers, sent through
+    the fax channel and aligned by the real classify and align stages."""
+    import numpy as np
+
+    import samplegen
+    from intake.align import align_to_template
+    from intake.classify import classify_page
+    from intake.ingest import to_square_pixels
+    from intake.model import Page, SourceRef
+
+    rng = np.random.default_rng(seed)
+    values = samplegen.random_values(rng)
+    image = samplegen.make_form_image(values, rng, "test")
+    faxed, dpi = samplegen.fax_channel(image, rng, resolution, flip=False)
+    square, sq_dpi = to_square_pixels(faxed, dpi)
+    page = Page(square, sq_dpi, SourceRef(f"gen{seed}", 1, "0" * 64), dpi)
+    return values, align_to_template(page, classify_page(page, [template]), template)

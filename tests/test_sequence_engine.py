@@ -12,12 +12,8 @@ import shutil
 import numpy as np
 import pytest
 
-import samplegen
-from intake.align import align_to_template
-from intake.classify import classify_page
+from conftest import aligned_generated_form
 from intake.errors import EngineError
-from intake.ingest import to_square_pixels
-from intake.model import Page, SourceRef
 from intake.readers.digits import read_comb_digits
 from intake.readers.engines.onnx_sequence import OnnxSequenceReader, prepare_line
 from intake.readers.number_decoding import DIGITS
@@ -55,13 +51,7 @@ def comb_numbers(template):
     """(aligned page, comb field, the digits written there, the line image a cross-check is shown)."""
     out = []
     for i in range(N_FORMS):
-        rng = np.random.default_rng(4200 + i)
-        values = samplegen.random_values(rng)
-        image = samplegen.make_form_image(values, rng, "test")
-        faxed, dpi = samplegen.fax_channel(image, rng, "standard" if i % 2 else "fine", flip=False)
-        square, sq_dpi = to_square_pixels(faxed, dpi)
-        page = Page(square, sq_dpi, SourceRef(f"gen{i}", 1, "0" * 64), dpi)
-        aligned = align_to_template(page, classify_page(page, [template]), template)
+        values, aligned = aligned_generated_form(template, 4200 + i, "standard" if i % 2 else "fine")
         for spec in template.fields:
             value = values.truth.get(spec.key)
             if spec.kind != "comb_digits" or not value:

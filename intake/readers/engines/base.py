@@ -36,6 +36,9 @@ class TextRecogniser(Protocol):
     def unread_mark_belief(self, image: np.ndarray, allowed: str) -> float:
         """How sure the engine is that a character it did not read is written, in [0, 1]."""
 
+    def character_positions(self, image: np.ndarray, allowed: str) -> list[tuple[str, float]]:
+        """Each character read and its x position in the image (pixels); empty if the engine cannot tell."""
+
 
 class DigitClassifier(Protocol):
     """Classifies single handwritten glyph crops: an (N, 11) array of probabilities, index 10 = not a digit."""
@@ -51,7 +54,8 @@ class DigitClassifier(Protocol):
 class BestReadingOnly:
     """The richer questions answered from an engine's best reading alone, for engines that give no
     per-character probabilities: one alternative per character, the line's confidence on each
-    character read (the rest spread evenly), no reading of another length, no unread mark seen."""
+    character read (the rest spread evenly), no reading of another length, no unread mark seen, no
+    character positions."""
 
     def recognise(self, image: np.ndarray, allowed: str | None = None) -> tuple[str, float]:
         raise NotImplementedError
@@ -76,3 +80,6 @@ class BestReadingOnly:
 
     def unread_mark_belief(self, image: np.ndarray, allowed: str) -> float:
         return 0.0
+
+    def character_positions(self, image: np.ndarray, allowed: str) -> list[tuple[str, float]]:
+        return []

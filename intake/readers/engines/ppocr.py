@@ -154,6 +154,17 @@ class PaddleTextRecogniser:
             out.append([(self.charset[int(idx[b])], float(p[b]) / total) for b in best])
         return out
 
+    def character_positions(self, image: np.ndarray, allowed: str) -> list[tuple[str, float]]:
+        """Each character of the constrained reading and where along the line it was read: the
+        centre of its surest frame, in the image's pixels from the left. The network gives one frame
+        per fixed slice of the resized line, so frame t covers the t-th equal slice of the image."""
+        text, _, _, at = self._decode_at(image, allowed)
+        if not text:
+            return []
+        n_frames = self.probabilities(image).shape[0]
+        slice_px = image.shape[1] / n_frames
+        return [(c, (t + 0.5) * slice_px) for c, t in zip(text, at)]
+
     def character_distributions(self, image: np.ndarray, allowed: str) -> tuple[str, list[np.ndarray]]:
         """The constrained reading and, for each character, the probabilities over ``allowed`` at its
         peak frame (unnormalised: mass the model gives to other characters is left out)."""
@@ -180,15 +191,20 @@ class PaddleTextRecogniser:
 
     def _decode(self, image: np.ndarray, allowed: str | None) -> tuple[str, list[float], list[np.ndarray]]:
         """Greedy CTC decoding: text, each character's peak probability, and each peak frame."""
+        text, peaks, frames, _ = self._decode_at(image, allowed)
+        return text, peaks, frames
+
+    def _decode_at(self, image: np.ndarray, allowed: str | None) -> tuple[str, list[float], list[np.ndarray], list[int]]:
+        """``_decode`` and the index of each character's peak frame."""
         if image.size == 0:
-            return "", [], []
+            return "", [], [], []
         probs = self.probabilities(image)
         if allowed is not None:
             idx = self._allowed_ids(allowed)
             best_ids = idx[probs[:, idx].argmax(axis=1)]
         else:
             best_ids = probs.argmax(axis=1)
-        text, peaks, frames, prev = [], [], [], 0
+        text, peaks, frames, at, prev = [], [], [], [], 0
         for t, cid in enumerate(best_ids):
             if cid != 0 and cid != prev:
                 run_end = t
@@ -198,5 +214,6 @@ class PaddleTextRecogniser:
                 text.append(self.charset[cid])
                 peaks.append(float(probs[peak, cid]))
                 frames.append(probs[peak])
+                at.append(peak)
             prev = cid
-        return "".join(text), peaks, frames
+        return "".join(text), peaks, frames, at
