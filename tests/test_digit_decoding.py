@@ -168,3 +168,11 @@ def test_a_digit_written_twice_without_a_gap_is_read_twice_given_the_count():
     assert best_path(np.log(p)).labels == (1,)
     two = best_path_of_length(np.log(p), 2)
     assert two is not None and two.labels == (1, 1) and two.peaks == (0, 3)
+
+
+def test_readers_that_agree_surely_reach_a_share_near_one_however_long_the_number():
+    # The floor that keeps probabilities above zero must not cap a long number's share below
+    # the review thresholds (they sit near 0.99997 for comb numbers).
+    sure = tuple(_dist(int(c), 1 - 1e-9) for c in "123456")
+    result = combine(NumberReading("123456", 1.0, (), sure), NumberReading("123456", 1.0, (), sure))
+    assert result.text == "123456" and result.confidence > 0.999999

@@ -162,8 +162,13 @@ def test_a_disagreement_the_weekday_settles_is_not_flagged_and_shows_the_written
     written = dt.date.fromisoformat(truth["stop.date"])
     assert truth["stop.weekday"] == WEEKDAYS[written.weekday()], "the writer gave the date's own weekday"
     misread = (written + dt.timedelta(days=10 if written.day <= 18 else -10)).isoformat()  # a day's tens misread: another weekday
-    readings = readings | {"stop.date": _disputed(readings["stop.date"], misread, 0.5, part="day")}
-    record = Pipeline().decide(aligned, template, readings)
+    # The readers disagree: one reads the day's tens as written, the other not; together they
+    # give the written date 9 parts in 10, too little to pass on their word alone.
+    disputed = _disputed(readings["stop.date"], truth["stop.date"], 0.9, part="day")
+    disputed = replace(disputed, candidates=((truth["stop.date"], 0.9), (misread, 0.099)))
+    blind = Pipeline().decide(aligned, template, readings | {"stop.date": disputed, "stop.weekday": replace(readings["stop.weekday"], value=None)})
+    assert blind.fields["stop.date"].review, "without the weekday the dispute stays open"
+    record = Pipeline().decide(aligned, template, readings | {"stop.date": disputed})
     stop = record.fields["stop.date"]
     assert stop.value == truth["stop.date"]
     assert not stop.review, [r.code for r in stop.reasons]

@@ -1,6 +1,6 @@
 """Fit calibrated confidences and review thresholds on a generated validation set.
 
-    python training/calibrate.py [--count 240] [--seed 60601] [--target 0.001] [--cache FILE]
+    python training/calibrate.py [--count 240] [--seed 60601] [--target 0.001] [--jobs 2] [--cache FILE]
 
 The validation faxes are written by TRAINING writers (``--writers train``: the hands the
 models learnt from, never the benchmark's held-out ones) with a seed no benchmark uses:
@@ -41,6 +41,7 @@ from intake.confidence import DISPUTED, Calibration, reading_key  # noqa: E402
 from intake.evidence import settle  # noqa: E402
 from intake.model import Record  # noqa: E402
 from intake.pipeline import Pipeline, flag_off_page  # noqa: E402
+from intake.readers.number_decoding import PROBABILITY_FLOOR  # noqa: E402
 from intake.template import load_templates  # noqa: E402
 from intake.validate import validate_record  # noqa: E402
 
@@ -67,8 +68,15 @@ class ReadOnly(Pipeline):
         return Record(aligned.source, template.id, readings, (), aligned.quality)
 
 
-def read_all(folder: Path, rows: list[dict]) -> list[tuple[dict, dict, dt.date]]:
-    """(truth, readers' readings, day received) for every form page of the validation set."""
+def read_all(folder: Path, rows: list[dict], jobs: int = 1) -> list[tuple[dict, dict, dt.date]]:
+    """(truth, readers' readings, day received) for every form page of the validation set, read
+    by ``jobs`` processes (each loads its own models)."""
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            parts = pool.starmap(read_all, [(folder, rows[i::jobs]) for i in range(jobs)])
+        return [item for part in parts for item in part]
     pipeline = ReadOnly(calibration=Calibration({}, "raw"))
     out = []
     for row in rows:
@@ -208,13 +216,14 @@ def main(argv=None) -> int:
     ap.add_argument("--target", type=float, default=0.001, help="allowed share of wrong readings among those a kind passes")
     ap.add_argument("--margin", type=float, default=1.0, help="log-odds each threshold is raised beyond the fit")
     ap.add_argument("--cache", type=Path, help="keep the readers' readings here (read once, refit freely)")
+    ap.add_argument("--jobs", type=int, default=2, help="processes reading the validation faxes")
     ap.add_argument("--out", type=Path, default=REPO / "intake" / "models" / "calibration.json")
     ap.add_argument("--plot", type=Path, default=REPO / "docs" / "tradeoff.png")
     args = ap.parse_args(argv)
     import samplegen
 
     started, cpu = time.perf_counter(), time.process_time()
-    key = {"seed": args.seed, "count": args.count, "writers": "train"}
+    key = {"seed": args.seed, "count": args.count, "writers": "train", "floor": PROBABILITY_FLOOR}
     read = None
     if args.cache is not None and args.cache.exists():
         cached = pickle.loads(args.cache.read_bytes())
@@ -222,7 +231,7 @@ def main(argv=None) -> int:
     if read is None:
         with tempfile.TemporaryDirectory() as tmp:
             rows = samplegen.generate(tmp, args.count, args.seed, writers="train")
-            read = read_all(Path(tmp), rows)
+            read = read_all(Path(tmp), rows, args.jobs)
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps({"key": key, "read": read}))
     template = load_templates()[0]

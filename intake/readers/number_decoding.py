@@ -96,9 +96,15 @@ def fit_to_part(reading: NumberReading | None, allows: Allows | None) -> NumberR
     return NumberReading(text, share, reading.reasons, reading.probs, as_written=False)
 
 
+# Added to every digit's probability so that none is zero. It must stay far below the readers'
+# own doubt: a floor of 1e-6 capped a six-digit number's share at 0.99994, above which no
+# reading could rise however sure both readers were, so no review threshold could pass one.
+PROBABILITY_FLOOR = 1e-12
+
+
 def normalised(p: np.ndarray) -> np.ndarray:
     """A probability vector: ``p`` plus a tiny floor, summing to one."""
-    p = np.asarray(p, dtype=np.float64) + 1e-6
+    p = np.asarray(p, dtype=np.float64) + PROBABILITY_FLOOR
     return p / p.sum()
 
 
