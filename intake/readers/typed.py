@@ -4,15 +4,15 @@ About one form in ten is filled on a computer before it is faxed. Print differs 
 ways the ink shows: every digit of a number is the same height and sits on one baseline, the
 digits stand upright and apart, and the size is a font's (9-14 pt, digits 4-6 mm tall), smaller
 than most people write in a box. :func:`print_evidence` measures that on the ink of one field and
-:func:`looks_typed` decides; the thresholds were fitted on the development print fonts and the
-training hands only (``training/fit_typed.py``), never on the held-out fonts or evaluation hands.
+:func:`looks_typed` decides; the thresholds were set on the development print fonts and the
+training hands only (``training/measure_typed.py``), never on the held-out fonts or evaluation hands.
 
 A typed number need not sit one digit per printed cell (a computer types the whole number as one
-string wherever the cursor is), so it is read without the cells: the digits are cut where the ink
-has a gap between columns (print digits never touch) and each is classified by the print-digit
-model (``intake/models/print_digits.onnx``, trained on the development fonts only); PP-OCR reads
-the whole string on its own as the second opinion. The two are joined as any two digit readers are
-(``number_decoding.combine``): agreement passes, disagreement is flagged.
+string wherever the cursor is), so it is read without the cells: the print-digit model
+(``intake/models/print_digits.onnx``, trained on the development print fonts and Latin fonts, never
+the held-out print fonts) judges where the glyphs part (``segment_by_recognition``) and classifies
+each; PP-OCR reads all the ink on its own as the second opinion. The two are joined as any two digit
+readers are (``number_decoding.combine``), and the evidence stage settles or flags what they dispute.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from intake.model import Box, FieldReading
-from intake.reasons import Reason
+from intake.readers.digits import _cnn_reading, _line, _ocr_reading, _ocr_reading_of_count, comb_field_reading, structural_doubts
 from intake.readers.engines.base import DigitClassifier, TextRecogniser
 from intake.readers.ink import AT_TUNED_DPI, Blob, MaskLengths, blobs
 from intake.readers.number_decoding import Allows, NumberReading, combine, fit_to_part
+from intake.readers.segmentation import segment_by_recognition
 
 if TYPE_CHECKING:
     from intake.kinds.comb_digits import CombDigitsField
@@ -122,9 +123,6 @@ def read_print_number(mask: np.ndarray, expected: tuple[int, int], print_cnn: Di
     PP-OCR reads all the ink, not the glyphs the model chose: a 0 the fax broke into two arcs may
     look to the model like brackets left out of the number, and PP-OCR must be free to see it.
     """
-    from intake.readers.digits import _cnn_reading, _line, _ocr_reading, _ocr_reading_of_count, structural_doubts
-    from intake.readers.segmentation import segment_by_recognition
-
     band = _band(mask)
     boxes, probs = segment_by_recognition(band, expected, print_cnn.classify, lengths=lengths)
     if not boxes:
@@ -144,8 +142,6 @@ def read_typed_comb(ink: tuple[np.ndarray, Box], template: Template, spec: CombD
                     ocr: TextRecogniser | None) -> FieldReading | None:
     """A comb number read as print from its ink (``digits.comb_ink``), or None where the ink is not
     print (the hand reader takes it). The cells are ignored: a typed number may run across them."""
-    from intake.readers.digits import comb_field_reading
-
     mask, _ = ink
     n = len(spec.cells)
     if mask.sum() == 0 or not looks_typed(print_evidence(mask, to_tuned_px(template)), (n, n)):
