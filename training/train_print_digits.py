@@ -7,11 +7,12 @@ and, for digit shapes Japanese fonts share with Latin ones, in Debian's Latin fo
 (``LATIN_DIGIT_FONTS``: apt-get install fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf),
 8-15 pt, regular or bold, a little condensed or expanded, half- or full-width, sent through the generator's fax
 binarisation at standard or fine resolution, brought back to 200 dpi as the aligner does, and cut
-into glyphs exactly as the product cuts them (``intake.readers.typed.print_glyphs``). A string
-whose cut does not give one glyph per digit is dropped, as the product would flag it. Printed
+into glyphs at the ink's column gaps (``intake.readers.typed.print_glyphs``, the cut the product's
+recognition-driven cut mostly agrees with). A string whose cut does not give one glyph per digit is
+dropped. Printed
 signs that sit beside typed digits on the form (-, (, ), 年, 月, 日, 時, 分, ○) are the reject
 class. The held-out print fonts (``samplegen.typed.HELD_OUT_FONTS``) are never read here. Takes about
-4 minutes on one core.
+4 minutes on an idle core (10 on a shared, loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ def export(model: nn.Module, args, metrics: dict, seconds: float) -> None:
         "training_data": "digit strings typed in the development print fonts (" + ", ".join(sorted(DEV_FONTS)) +
                          ") and Latin fonts (" + ", ".join(Path(p).stem for p in LATIN_DIGIT_FONTS) + "), faxed by samplegen.fax.binarise, cut by intake.readers.typed.print_glyphs; "
                          f"reject: the printed signs {REJECT_SIGNS}",
+        "writers": "typed-dev",  # the generator population whose fonts it learnt (bench/heldout.py reads this)
         "training_seed": args.seed,
         "samples": args.samples,
         "epochs": args.epochs,
