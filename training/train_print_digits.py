@@ -138,9 +138,7 @@ def main(argv=None) -> int:
     model = PrintDigitNet()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * ((len(y) + 127) // 128))
-    # No label smoothing: the evidence stage reads the probabilities as belief, and smoothing caps each
-    # digit near 0.98, which kept agreed typed numbers below the review threshold.
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.02)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
