@@ -110,3 +110,17 @@ def test_the_installer_installs_every_print_font_package_and_file_the_generator_
     assert all(p in script for p in typed.PRINT_FONT_PACKAGES)
     checked = [p for fonts, _ in typed.POPULATIONS.values() for p in fonts.values() if p in script]
     assert len(checked) >= len(typed.PRINT_FONT_PACKAGES)  # at least one file per package is checked for
+
+
+def test_a_missing_or_broken_print_digit_model_is_an_engine_error_naming_its_rebuild(tmp_path):
+    from intake.errors import EngineError
+    from intake.readers.engines.onnx_digits import OnnxDigitClassifier
+
+    hint = "python training/train_print_digits.py"
+    with pytest.raises(EngineError, match="print-digit model.*train_print_digits"):
+        OnnxDigitClassifier(tmp_path / "print_digits.onnx", what="print-digit model", rebuild=hint)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx model")
+    broken.with_suffix(".json").write_text('{"classes": ["0","1","2","3","4","5","6","7","8","9","reject"]}', encoding="utf-8")
+    with pytest.raises(EngineError, match="train_print_digits"):
+        OnnxDigitClassifier(broken, what="print-digit model", rebuild=hint).load()

@@ -36,7 +36,9 @@ def default_engines() -> Engines:
 
     ppocr = PaddleTextRecogniser()
     cnn = OnnxDigitClassifier()
-    print_cnn = OnnxDigitClassifier(bundled_model("print_digits.onnx"))
+    print_cnn = OnnxDigitClassifier(bundled_model("print_digits.onnx"), what="print-digit model",
+                                    rebuild="rebuild it with `python training/train_print_digits.py` (needs the `train` extra) "
+                                            "or reinstall the package")
     for engine in (ppocr, cnn, print_cnn):
         engine.load()
         log.debug("engine %s loaded", engine.name)
