@@ -17,6 +17,7 @@ MODELS = Path(__file__).resolve().parents[1] / "intake" / "models"
 # What the model files cannot say about themselves: training material outside the generator.
 OUTSIDE_THE_GENERATOR = {
     "digits": ("procedural strokes (training/digit_styles.py)",),
+    "print_digits": ("Debian's Latin fonts DejaVu, Liberation, FreeFont (training/train_print_digits.py)",),
 }
 EXTERNAL = {"PP-OCR": "PaddleOCR's own training data (none of the generator's populations)",
             "Tesseract jpn": "Tesseract's own training data (none of the generator's populations)"}

@@ -21,6 +21,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench.scan import REPO, ScanRun, checkout, describe, scan_batch
@@ -68,7 +69,11 @@ def engine_configs() -> dict:
         e = default_engines()
         return Engines(text=e.text, digits_ocr=OnnxSequenceReader(), digits_cnn=e.digits_cnn, lexicon=e.lexicon)
 
-    return {"product": default_engines, "crnn-cross": crnn_cross, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
+    def no_print_reader() -> Engines:
+        # The product with typed digits read as handwriting, to measure what the print reader adds.
+        return replace(default_engines(), print_digits=None)
+
+    return {"product": default_engines, "no-print-reader": no_print_reader, "crnn-cross": crnn_cross, "ppocr-only": ppocr_only, "cnn-only": cnn_only, "no-lexicon": no_lexicon,
             "tesseract-text": tesseract_text, "tesseract-baseline": tesseract_baseline}
 
 
@@ -287,9 +292,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--configs", default="product,tesseract-baseline", help=f"comma-separated, from: {', '.join(engine_configs())}")
     ap.add_argument("--writers", type=_writers, default="test",
                     help="test: the evaluation hands (held-out MNIST, bundled fonts, KanjiVG); populations: each form written "
-                         "by one population drawn at random (mnist, bundled-fonts, kanjivg, debian-fonts, blocky), scored "
+                         "by one population drawn at random (mnist, bundled-fonts, kanjivg, debian-fonts, blocky, typed), scored "
                          "per population; or one population alone; fonts (= debian-fonts): Debian handwriting fonts "
-                         "(scripts/install.sh --test installs them; without them the run says which packages to install)")
+                         "(scripts/install.sh --test installs them; without them the run says which packages to install); "
+                         "typed: forms filled on a computer in held-out print fonts (typed-dev: the development print fonts)")
     ap.add_argument("--previous", metavar="REV", default=None,
                     help="also score the product as of git revision REV (a commit, tag or branch): its own tree, its "
                          "intake scan over the same files, scored here (a column 'previous')")

@@ -9,6 +9,7 @@ import time
 
 from samplegen import FORMATS, generate
 from samplegen import writers as populations
+from samplegen.typed import PRINT_FONT_PACKAGES
 from samplegen.assets import SYSTEM_FONT_PACKAGES
 from samplegen.layout import LAYOUTS
 from samplegen.layout import parse as parse_layouts
@@ -23,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writers", choices=populations.choices(), default="test",
                    help="train: MNIST 0-49,999 only; test: MNIST 55,000-59,999 mixed with font/KanjiVG digits; "
                         "one population per form: mnist (55,000-59,999), bundled-fonts, kanjivg, blocky, debian-fonts "
-                        f"(alias fonts; apt-get install {' '.join(SYSTEM_FONT_PACKAGES)}); populations (alias all): "
-                        "each form's population drawn at random")
+                        f"(alias fonts; apt-get install {' '.join(SYSTEM_FONT_PACKAGES)}), typed (filled on a computer in "
+                        "held-out print fonts; typed-dev: in the development print fonts; apt-get install "
+                        f"{' '.join(PRINT_FONT_PACKAGES)}); populations (alias all): each form's population drawn at random")
     p.add_argument("--formats", default="", help=f"comma-separated subset of {','.join(FORMATS)} (default: a mix)")
     p.add_argument("--layouts", default="full",
                    help="how the form is put on paper: full (default, the form at its size), mixed (70%% full, the rest "

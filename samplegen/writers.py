@@ -74,6 +74,8 @@ SOURCES = {
     "kanjivg": "KanjiVG stroke data drawn with a wobbling pen",
     "debian-fonts": "Debian handwriting fonts (Klee, kiloji, dkg, Because We Had To, Humor Sans)",
     "blocky": "a few pen points on a coarse tablet grid joined by thick straight strokes, drawn small and scaled up",
+    "print-dev": "forms typed on a computer in the development print fonts (IPA Gothic/Mincho, Sawarabi Mincho)",
+    "print-held-out": "forms typed on a computer in the held-out print fonts (VL Gothic, Sawarabi Gothic, Motoya, M+)",
 }
 register(Population("train", 0, "training writers: MNIST 0-49,999 only", frozenset({"mnist-train"})))
 register(Population("test", 1, "the older evaluation mix: held-out MNIST, bundled-font and KanjiVG digits on one form",
@@ -85,6 +87,30 @@ register(Population("mnist", 10, SOURCES["mnist-held-out"] + " (text in KanjiVG 
 register(Population("bundled-fonts", 11, SOURCES["bundled-fonts"], frozenset({"bundled-fonts"}), mix=0.18))
 register(Population("kanjivg", 12, SOURCES["kanjivg"], frozenset({"kanjivg"}), mix=0.18))
 register(Population("blocky", 13, SOURCES["blocky"], frozenset({"blocky"}), mix=0.18))
+
+
+# -- forms typed on a computer (samplegen.typed): about one form in ten ------------------------
+def _typed(values, rng: np.random.Generator, name: str) -> tuple[np.ndarray, dict]:
+    from samplegen.typed import make_typed_form
+
+    page, how = make_typed_form(values, rng, name)
+    return page, {"typed": how}
+
+
+def _print_fonts_missing(name: str) -> str | None:
+    from samplegen.typed import missing_fonts
+
+    files, packages = missing_fonts(name)
+    if not files:
+        return None
+    return (f"{len(files)} print font(s) for --writers {name} missing, e.g. {files[0]}; install them with: "
+            f"apt-get install -y {' '.join(packages)}")
+
+
+register(Population("typed", 15, SOURCES["print-held-out"], frozenset({"print-held-out"}), mix=0.1, fill=_typed,
+                    missing=lambda: _print_fonts_missing("typed")))
+register(Population("typed-dev", 16, SOURCES["print-dev"], frozenset({"print-dev"}), fill=_typed,
+                    missing=lambda: _print_fonts_missing("typed-dev")))
 
 
 def canonical(name: str) -> str:

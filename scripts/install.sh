@@ -17,6 +17,16 @@ if [ "${1:-}" = "--test" ]; then
     && [ -f /usr/share/fonts/truetype/fifthhorseman/dkg.ttf ] && [ -f /usr/share/fonts/opentype/bwht/BecauseWeBuild-Regular.otf ] \
     && [ -f /usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf ] || need_apt=1
   packages="$packages fonts-klee fonts-kiloji fonts-dkg-handwriting fonts-bwht fonts-humor-sans"
+  # ... and forms typed on a computer in Japanese print fonts (samplegen --writers typed|typed-dev;
+  # the list is samplegen.typed's DEV_FONT_PACKAGES and HELD_OUT_FONT_PACKAGES).
+  for f in /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf /usr/share/fonts/opentype/ipafont-mincho/ipam.ttf \
+           /usr/share/fonts/truetype/sawarabi-mincho/sawarabi-mincho-medium.ttf /usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf \
+           /usr/share/fonts/truetype/sawarabi-gothic/sawarabi-gothic-medium.ttf /usr/share/fonts/truetype/motoya-l-cedar/MTLc3m.ttf \
+           /usr/share/fonts/truetype/motoya-l-maruberi/MTLmr3m.ttf /usr/share/fonts/opentype/mplus/Mplus1-Regular.otf; do
+    [ -f "$f" ] || need_apt=1
+  done
+  packages="$packages fonts-ipafont-gothic fonts-ipafont-mincho fonts-sawarabi-mincho fonts-vlgothic fonts-sawarabi-gothic"
+  packages="$packages fonts-motoya-l-cedar fonts-motoya-l-maruberi fonts-mplus"
   # The review station's browser tests drive Debian's headless chromium through its own chromedriver.
   { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || need_apt=1
   packages="$packages chromium chromium-driver"

@@ -101,7 +101,8 @@ def test_populations_draw_each_form_from_one_population_covering_them_all():
     drawn = Counter(populations.population_of("populations", 21, i) for i in range(1, 201))
     expected = set(populations.mixed())
     assert set(SINGLE) <= expected and set(drawn) == expected
-    assert min(drawn.values()) >= 20  # about a fifth each
+    # The handwriting populations share nine forms in ten (18% each); typed forms are one in ten.
+    assert min(n for p, n in drawn.items() if p != "typed") >= 20 and 8 <= drawn["typed"] <= 35
     assert "train" not in expected and "test" not in expected  # the mix is of single held-out populations
     # The draw has its own stream: a form's population is the same however many forms are made.
     assert [populations.population_of("all", 21, i) for i in (1, 2, 3)] == \

@@ -10,7 +10,8 @@ from pydantic import Field, model_validator
 
 from intake.kinds import FieldKind
 from intake.kinds.base import FieldBase, PtBox, checked_str, invalid
-from intake.readers.digits import read_comb_digits
+from intake.readers.digits import comb_ink, read_comb_digits
+from intake.readers.typed import read_typed_comb
 
 
 class CombDigitsField(FieldBase):
@@ -38,7 +39,13 @@ def check(spec: CombDigitsField, value: str) -> str:
 
 
 def read(aligned, template, spec: CombDigitsField, engines, received_year: int):
-    return read_comb_digits(aligned, template, spec, engines.digits_cnn, engines.digits_ocr)
+    ink = comb_ink(aligned, template, spec)
+    # Print is read as print (intake.readers.typed); everything else as handwriting.
+    if engines.print_digits is not None:
+        typed = read_typed_comb(ink, template, spec, engines.print_digits, engines.digits_ocr)
+        if typed is not None:
+            return typed
+    return read_comb_digits(aligned, template, spec, engines.digits_cnn, engines.digits_ocr, ink)
 
 
 def boxes(template, spec: CombDigitsField):

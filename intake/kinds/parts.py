@@ -13,9 +13,10 @@ from pydantic import model_validator
 
 from intake.kinds import FieldKind
 from intake.kinds.base import FieldBase, PtBox, checked_str, invalid
-from intake.model import FieldReading
-from intake.readers.digits import disputed_note, read_parts
+from intake.model import Box, FieldReading
+from intake.readers.digits import disputed_note, parts_ink, read_parts
 from intake.readers.number_decoding import NumberReading
+from intake.readers.typed import read_typed_parts
 from intake.reasons import Reason
 
 PARTS = {"date": ("year", "month", "day"), "time": ("hour", "minute"), "phone": ("area", "local", "line")}
@@ -197,7 +198,15 @@ def field_candidates(spec: PartsField, parts: dict[str, NumberReading | None]) -
 
 
 def read(aligned, template, spec: PartsField, engines, received_year: int) -> FieldReading:
-    parts, box = read_parts(aligned, template, spec, engines.digits_cnn, engines.digits_ocr, received_year)
+    ink = parts_ink(aligned, template, spec)
+    # Print is read as print (intake.readers.typed); everything else as handwriting.
+    typed = None
+    if engines.print_digits is not None:
+        typed = read_typed_parts(ink, template, spec, engines.print_digits, engines.digits_ocr, received_year)
+    if typed is not None:
+        parts, box = typed, Box.around(template.px(b) for b in spec.parts.values())
+    else:
+        parts, box = read_parts(aligned, template, spec, engines.digits_cnn, engines.digits_ocr, received_year, ink)
     value, confidence, reasons = joined(spec, parts)
     notes = tuple(r for k, v in parts.items() if v is not None for r in disputed_note(spec.key, v, part=k))
     candidates = field_candidates(spec, parts) if value is not None else ()

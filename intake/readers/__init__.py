@@ -21,6 +21,7 @@ class Engines:
     digits_ocr: TextRecogniser | None = None
     digits_cnn: DigitClassifier | None = None
     lexicon: JapaneseLexicon | None = None
+    print_digits: DigitClassifier | None = None  # reads digits typed in print (intake.readers.typed)
 
 
 def default_engines() -> Engines:
@@ -30,11 +31,15 @@ def default_engines() -> Engines:
     digit reader, since a field is trusted only where two independent readers agree.
     """
     from intake.readers.engines.onnx_digits import OnnxDigitClassifier
+    from intake.readers.engines.onnx_session import bundled_model
     from intake.readers.engines.ppocr import PaddleTextRecogniser
 
     ppocr = PaddleTextRecogniser()
     cnn = OnnxDigitClassifier()
-    for engine in (ppocr, cnn):
+    print_cnn = OnnxDigitClassifier(bundled_model("print_digits.onnx"), what="print-digit model",
+                                    rebuild="rebuild it with `python training/train_print_digits.py` (needs the `train` extra) "
+                                            "or reinstall the package")
+    for engine in (ppocr, cnn, print_cnn):
         engine.load()
         log.debug("engine %s loaded", engine.name)
-    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon())
+    return Engines(text=ppocr, digits_ocr=ppocr, digits_cnn=cnn, lexicon=JapaneseLexicon(), print_digits=print_cnn)

@@ -158,13 +158,25 @@ def structural_doubts(mask: np.ndarray, boxes: list[Blob], lengths: MaskLengths 
     return tuple(out)
 
 
+def comb_ink(aligned: AlignedPage, template: Template, spec: CombDigitsField) -> tuple[np.ndarray, Box]:
+    """The ink added over a comb's cells (and a margin round them), and the box it was taken from."""
+    return added_ink(aligned, template, Box.around(template.px(c) for c in spec.cells), pad=6, pen_on_print=True)
+
+
+def parts_ink(aligned: AlignedPage, template: Template, spec: PartsField) -> dict[str, np.ndarray]:
+    """The ink added in each part of a date, time or phone field."""
+    return {name: added_ink(aligned, template, template.px(box), pad=2)[0] for name, box in spec.parts.items()}
+
+
 def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsField,
-                     cnn: DigitClassifier | None, ocr: TextRecogniser | None) -> FieldReading:
-    """Digits one per cell, joined into the field's printed format (e.g. 0180-99-NNNN)."""
+                     cnn: DigitClassifier | None, ocr: TextRecogniser | None,
+                     ink: tuple[np.ndarray, Box] | None = None) -> FieldReading:
+    """Digits one per cell, joined into the field's printed format (e.g. 0180-99-NNNN).
+
+    ``ink`` is the field's :func:`comb_ink` where the caller has it already."""
     cells = [template.px(c) for c in spec.cells]
     region = Box.around(cells)
-    pad = 6
-    mask, used = added_ink(aligned, template, region, pad=pad, pen_on_print=True)
+    mask, used = ink or comb_ink(aligned, template, spec)
     if mask.sum() == 0:
         return FieldReading(spec.key, None, 0.99, (), region)
     # A digit belongs to the cell that holds its centre, even if a stroke crosses the cell line.
@@ -197,9 +209,16 @@ def read_comb_digits(aligned: AlignedPage, template: Template, spec: CombDigitsF
     if len(filled) != len(cells):
         return FieldReading(spec.key, None, reading.confidence * 0.5,
                             (Reason.of("digit_count", spec.key, count=len(filled), expected=len(cells)),), region)
+    return comb_field_reading(spec, reading, region, cnn_reading)
+
+
+def comb_field_reading(spec: CombDigitsField, reading: NumberReading, region: Box,
+                       counted: NumberReading | None = None) -> FieldReading:
+    """A comb field from its number's candidates (only strings of one digit per cell are any), flagged
+    ``digit_count`` where there is none; ``counted`` is the reading whose length that reason reports."""
     if not reading.candidates:
-        count = len(cnn_reading.text) if cnn_reading is not None else len(reading.text)
-        return FieldReading(spec.key, None, 0.0, (Reason.of("digit_count", spec.key, count=count, expected=len(cells)),), region)
+        count = len(counted.text) if counted is not None else len(reading.text)
+        return FieldReading(spec.key, None, 0.0, (Reason.of("digit_count", spec.key, count=count, expected=len(spec.cells)),), region)
     candidates = tuple((_as_format(spec, text), p) for text, p in reading.candidates)
     return FieldReading(spec.key, candidates[0][0], reading.confidence,
                         tuple(r.naming(spec.key) for r in reading.reasons), region, candidates,
@@ -224,16 +243,19 @@ def _as_format(spec: CombDigitsField, text: str) -> str:
 
 
 def read_parts(aligned: AlignedPage, template: Template, spec: PartsField, cnn: DigitClassifier | None,
-               ocr: TextRecogniser | None, received_year: int | None = None) -> tuple[dict[str, NumberReading | None], Box]:
+               ocr: TextRecogniser | None, received_year: int | None = None,
+               ink: dict[str, np.ndarray] | None = None) -> tuple[dict[str, NumberReading | None], Box]:
     """Each free-space number of a date, time or phone field (None where nothing is written).
 
     ``received_year`` (the year the fax arrived) bounds a two-digit year by the template's year_window.
+    ``ink`` is the field's :func:`parts_ink` where the caller has it already.
     """
     out: dict[str, NumberReading | None] = {}
     boxes = [template.px(b) for b in spec.parts.values()]
     whole = Box.around(boxes)
-    for name, pt_box in spec.parts.items():
-        mask, _ = added_ink(aligned, template, template.px(pt_box), pad=2)
+    masks = ink or parts_ink(aligned, template, spec)
+    for name in spec.parts:
+        mask = masks[name]
         out[name] = read_number(mask, tuple(spec.digits[name]), cnn, ocr,
                                 allows=lambda text, name=name: spec.part_allows(name, text, received_year),
                                 lengths=MaskLengths.of(template))

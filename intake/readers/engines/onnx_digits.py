@@ -24,9 +24,11 @@ class OnnxDigitClassifier:
     name = "onnx-cnn"
     reject_index = 10
 
-    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1):
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1, what: str = "digit model",
+                 rebuild: str = _RETRAIN_HINT):
         self.model_path = Path(model_path) if model_path is not None else bundled_model("digits.onnx")
-        self.config = model_and_config(self.model_path, "digit model", _RETRAIN_HINT)
+        self.what, self.rebuild = what, rebuild  # how an engine error names the model and its fix
+        self.config = model_and_config(self.model_path, what, rebuild)
         self.classes: list[str] = list(self.config.get("classes", [str(d) for d in range(10)] + ["reject"]))
         self.reject_index = int(self.config.get("reject_index", self.classes.index("reject")))
         self.threads = threads
@@ -42,7 +44,7 @@ class OnnxDigitClassifier:
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    sess = cpu_session(self.model_path, self.threads, "digit model", _RETRAIN_HINT)
+                    sess = cpu_session(self.model_path, self.threads, self.what, self.rebuild)
                     self._input_name = sess.get_inputs()[0].name
                     self._session = sess
         return self._session
