@@ -99,17 +99,18 @@ def _possible(spec, value: Any) -> bool:
     return spec.kind != "phone" or numbering_plan_allows(str(value))
 
 
+# The evidence a candidate that is no value of its kind fails, by kind (names for the note).
+HARD_EVIDENCE = {"comb_digits": "format", "date": "calendar", "time": "time_of_day", "phone": "numbering_plan"}
+
+
 def field_belief(spec, reading: FieldReading) -> Belief | None:
     """The readers' candidates that are values of this field, and the unlisted belief."""
     if reading.value is None or not reading.candidates:
         return None
     listed = sum(w for _, w in reading.candidates)
     possible = tuple((v, w) for v, w in reading.candidates if _possible(spec, v))
-    used = {_HARD[spec.kind]} if len(possible) < len(reading.candidates) else set()
+    used = {HARD_EVIDENCE[spec.kind]} if len(possible) < len(reading.candidates) else set()
     return Belief(possible, max(0.0, 1.0 - listed), frozenset(used))
-
-
-_HARD = {"comb_digits": "format", "date": "calendar", "time": "time_of_day", "phone": "numbering_plan"}
 
 
 # -- the template's rules as soft evidence over dates ------------------------------
