@@ -1,10 +1,10 @@
 """Check that a change left every reading as it was: run `intake scan --json` with this working tree
 and with another revision on the same faxes and compare the records byte for byte.
 
-    python tools/same_records.py /tmp/sp/fax_*            # compare with where this branch left main
-    python tools/same_records.py --rev HEAD~3 /tmp/sp/fax_*
-    python tools/same_records.py --jobs 2 /tmp/sp/fax_*   # this tree reads with 2 workers
-    python tools/same_records.py --against before.jsonl /tmp/sp/fax_*   # a saved `scan --json` output
+    python tools/same_records.py speed-faxes/fax_*            # this working tree against its last commit
+    python tools/same_records.py --rev HEAD~3 speed-faxes/fax_*
+    python tools/same_records.py --jobs 2 speed-faxes/fax_*   # this tree reads with 2 workers
+    python tools/same_records.py --against before.jsonl speed-faxes/fax_*   # a saved `scan --json` output
 
 Exit 0 and "identical" when every output line matches; otherwise the first differing fields are
 printed and the exit status is 1. Each side's CPU and wall seconds are printed as well.
@@ -17,23 +17,24 @@ import json
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.scan import checkout  # noqa: E402
 RECEIVED = "2026-12-01"  # fixed, so that two-digit years read alike whatever the files' mtimes
 
 
 def export_revision(rev: str, into: Path) -> Path:
     """The tree of ``rev`` unpacked into ``into`` (not a checkout: nothing in the repository changes)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev], check=True, capture_output=True).stdout
-    tar_path = into / "rev.tar"
-    tar_path.write_bytes(archive)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(into / "tree", filter="data")
-    return into / "tree"
+    tree = into / "tree"
+    tree.mkdir()
+    problem = checkout(rev, tree, ROOT)
+    if problem:
+        raise SystemExit(problem)
+    return tree
 
 
 def one_process(tree: Path) -> list[str]:
@@ -76,7 +77,7 @@ def differences(ours: list[str], theirs: list[str], limit: int = 10) -> list[str
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rev", default=None, help="the revision to compare with (default: where HEAD left main)")
+    ap.add_argument("--rev", default="HEAD", help="the revision to compare with (default: HEAD, the last commit)")
     ap.add_argument("--jobs", default=None, help="pass --jobs N to this tree's scan (default 1, so its CPU seconds are counted)")
     ap.add_argument("--against", default=None, help="compare with this saved output of `intake scan --json "
                     f"--received {RECEIVED}` instead of running another revision")
@@ -87,8 +88,7 @@ def main() -> int:
         theirs = Path(args.against).read_text(encoding="utf-8").splitlines()
         print(f"{args.against}: {len(theirs)} records")
     else:
-        rev = args.rev or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
-                                         capture_output=True, text=True).stdout.strip()
+        rev = args.rev
         with tempfile.TemporaryDirectory() as tmp:
             other = export_revision(rev, Path(tmp))
             theirs, cpu_b, wall_b = scan(other, files, one_process(other))

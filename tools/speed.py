@@ -1,9 +1,9 @@
 """Where the seconds go: per-stage CPU seconds of the pipeline, `intake scan` over a batch, and
 Tesseract `jpn` over the same whole pages, for this working tree and another revision in one run.
 
-    python -m samplegen --out /tmp/sp --count 20 --seed 777 --layouts mixed
-    python tools/speed.py /tmp/sp/fax_*                 # against where this branch left main
-    python tools/speed.py --rev HEAD~5 --no-tesseract /tmp/sp/fax_*
+    python -m samplegen --out speed-faxes --count 20 --seed 777 --layouts mixed
+    python tools/speed.py speed-faxes/fax_*                 # this working tree against its last commit
+    python tools/speed.py --rev HEAD~5 --no-tesseract speed-faxes/fax_*
 
 Prints Markdown tables: CPU seconds per form page for each stage (in one process, models loaded
 first), then `intake scan` over the batch as a desk runs it (process start and skipped pages
@@ -114,7 +114,7 @@ def run_tesseract(files: list[str]) -> tuple[float, float, int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rev", default=None, help="the revision to compare with (default: where HEAD left main)")
+    ap.add_argument("--rev", default="HEAD", help="the revision to compare with (default: HEAD, the last commit)")
     ap.add_argument("--jobs", default="2", help="workers for this tree's wall-clock scan (default 2)")
     ap.add_argument("--no-tesseract", action="store_true", help="leave out the Tesseract whole-page timing")
     ap.add_argument("--stages-only", action="store_true", help=argparse.SUPPRESS)
@@ -124,8 +124,7 @@ def main() -> int:
     if args.stages_only:
         print(json.dumps(stage_seconds(files)))
         return 0
-    rev = args.rev or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
-                                     capture_output=True, text=True).stdout.strip()
+    rev = args.rev
     with tempfile.TemporaryDirectory() as tmp:
         other = export_revision(rev, Path(tmp))
         before, after = run_stages(other, files), run_stages(ROOT, files)

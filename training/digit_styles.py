@@ -409,4 +409,4 @@ def contact_sheet(path: str, seed: int = 0, per: int = 12) -> None:
 
 
 if __name__ == "__main__":
-    contact_sheet("/tmp/digit_styles.png")
+    contact_sheet("digit_styles.png")
